@@ -50,11 +50,11 @@ void sts_policy_finish(struct sts_policy *policy);
  * sts_policy_format - the canonical policy file for policy: "version: STSv1",
  * "mode: ...", one "mx: ..." per pattern, "max_age: N", each line ending CRLF.
  * Returns a NUL-terminated heap string the caller frees, or NULL when out of
- * memory. Parsing the result yields an equal policy.
+ * memory (or policy is NULL). Parsing the result yields an equal policy.
  */
 char *sts_policy_format(const struct sts_policy *policy);
 
-/* sts_mode_name - "none", "testing" or "enforce". */
+/* sts_mode_name - "none", "testing" or "enforce"; "unknown" outside enum sts_mode. */
 const char *sts_mode_name(enum sts_mode mode);
 
 #endif
