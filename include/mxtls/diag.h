@@ -23,7 +23,7 @@ enum mxtls_err {
     MXTLS_ENOSPACE = -8,  /* caller's output buffer is too small */
 };
 
-#define MXTLS_DIAG_WHAT_MAX 160
+#define MXTLS_DIAG_WHAT_MAX 512 /* room for "file:line: key.path: reason" */
 
 struct mxtls_diag {
     int code;                       /* one of enum mxtls_err */
