@@ -351,30 +351,16 @@ static int parse_field(const char *buf, size_t len, size_t *pos, struct tlsrpt_r
 static int parse_fields(const char *buf, size_t len, struct tlsrpt_record *rec,
                         struct mxtls_diag *diag)
 {
-    size_t pos = TLSRPT_VERSION_LEN, start, nfields = 0;
+    size_t pos = TLSRPT_VERSION_LEN, nfields = 0;
     bool have_rua = false;
     int err;
 
     for (;;) {
-        /* field-delim = *WSP ";" *WSP, or the end after a field */
-        start = pos;
-        while (pos < len && is_wsp((unsigned char)buf[pos]))
-            pos++;
-        if (pos == len) {
-            if (pos > start)
-                return mxtls_diag_set(diag, MXTLS_EINVAL, start,
-                                      "whitespace after the last field without a \";\" "
-                                      "(RFC 8460 §3)");
+        err = txt_field_next(buf, len, &pos, "RFC 8460 §3", diag);
+        if (err < 0)
+            return err;
+        if (err == 0)
             break;
-        }
-        if (buf[pos] != ';')
-            return mxtls_diag_set(diag, MXTLS_EINVAL, pos,
-                                  "expected \";\" between fields (RFC 8460 §3)");
-        pos++;
-        while (pos < len && is_wsp((unsigned char)buf[pos]))
-            pos++;
-        if (pos == len)
-            break; /* [field-delim]: one trailing delimiter is allowed */
         err = parse_field(buf, len, &pos, rec, &have_rua, diag);
         if (err < 0)
             return err;

@@ -2,6 +2,7 @@
  * txt - join the character-strings of a TXT RDATA.
  * See include/mxtls/txt.h for the contract.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,4 +79,33 @@ int txt_rdata_join_set(const struct txt_rdata *rdatas, size_t n, struct txt_reco
     }
     *recs = out;
     return 0;
+}
+
+static bool is_wsp(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* txt_field_next - step over the delimiter before the next record field */
+int txt_field_next(const char *buf, size_t len, size_t *pos, const char *rfc,
+                   struct mxtls_diag *diag)
+{
+    size_t p = *pos, start = p;
+
+    while (p < len && is_wsp((unsigned char)buf[p]))
+        p++;
+    if (p == len) {
+        if (p > start)
+            return mxtls_diag_set(diag, MXTLS_EINVAL, start,
+                                  "whitespace after the last field without a \";\" (%s)", rfc);
+        *pos = p;
+        return 0;
+    }
+    if (buf[p] != ';')
+        return mxtls_diag_set(diag, MXTLS_EINVAL, p, "expected \";\" between fields (%s)", rfc);
+    p++;
+    while (p < len && is_wsp((unsigned char)buf[p]))
+        p++;
+    *pos = p;
+    return p < len; /* [field-delim]: one trailing delimiter is allowed */
 }

@@ -57,4 +57,16 @@ int txt_rdata_join(const unsigned char *rdata, size_t rdlen, char *out, size_t o
 int txt_rdata_join_set(const struct txt_rdata *rdatas, size_t n, struct txt_record **recs,
                        struct mxtls_diag *diag);
 
+/*
+ * txt_field_next - step over the delimiter before the next field of a
+ * "v=...; key=value; ..." record, as RFC 8461 §3.1 and RFC 8460 §3 both
+ * define it: field-delim = *WSP ";" *WSP, one optional trailing delimiter,
+ * no whitespace after the last field without a ";". *pos is the offset just
+ * after the version or the previous field. Returns 1 with *pos at the start
+ * of the next field, 0 at the end of the record, or MXTLS_EINVAL with diag
+ * naming rfc (e.g. "RFC 8461 §3.1") in the reason.
+ */
+int txt_field_next(const char *buf, size_t len, size_t *pos, const char *rfc,
+                   struct mxtls_diag *diag);
+
 #endif
