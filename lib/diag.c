@@ -44,6 +44,8 @@ const char *mxtls_strerror(int code)
         return "cryptographic library failure";
     case MXTLS_ENOSPACE:
         return "output buffer too small";
+    case MXTLS_EIO:
+        return "input/output error";
     }
     return "unknown error";
 }

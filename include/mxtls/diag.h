@@ -21,6 +21,7 @@ enum mxtls_err {
     MXTLS_EAGAIN = -6,    /* input incomplete: more bytes are needed */
     MXTLS_ECRYPTO = -7,   /* OpenSSL reported a failure */
     MXTLS_ENOSPACE = -8,  /* caller's output buffer is too small */
+    MXTLS_EIO = -9,       /* a file or store could not be read or written */
 };
 
 #define MXTLS_DIAG_WHAT_MAX 512 /* room for "file:line: key.path: reason" */
