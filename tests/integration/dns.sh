@@ -9,11 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 export TESTBED_SLOT=${TESTBED_SLOT:-4}
 # shellcheck source=/dev/null
 . "$here/../testbed/lib.sh"
-# shellcheck disable=SC2034 # used by lib.sh
-TB=$(cd "$here/../testbed" && pwd) # lib.sh derives TB from $0, which is here
 testbed_up "$here/scenarios/dns.scn"
 
-export TESTBED_DIR TESTBED_UNBOUND_CONF # testbed.env is sourced, not exported
 echo "# testbed up in $TESTBED_DIR (slot $TESTBED_SLOT)"
 if "$test_dns"; then ok "test_dns"; else not_ok "test_dns"; fi
 done_testing

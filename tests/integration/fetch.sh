@@ -6,35 +6,10 @@
 # collide with the testbed's own tests (slot 0).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-tb="$here/../testbed"
 exe=${1:?usage: fetch.sh TEST_FETCH}
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the testbed needs root (port 443 on 127.0.0.0/8)"
-    exit 77
-fi
-
-dir=$(mktemp -d /tmp/mxtls-fetch-XXXXXX)
-teardown() {
-    rc=$?
-    trap - EXIT INT TERM
-    if [ "$rc" -ne 0 ]; then
-        for f in "$dir"/log/*; do
-            [ -s "$f" ] && { echo "---- $f"; tail -n 20 "$f"; }
-        done >&2
-    fi
-    if [ "${TESTBED_KEEP:-0}" = 1 ]; then
-        "$tb/down" --keep "$dir" || rc=1
-        echo "testbed kept in $dir" >&2
-    else
-        "$tb/down" "$dir" || rc=1
-    fi
-    exit "$rc"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-"$tb/up" "$here/scenarios/fetch.scn" --dir "$dir" --slot "${TESTBED_SLOT:-6}" --quiet
-# shellcheck disable=SC1091
-. "$dir/testbed.env"
-"$exe" "$TESTBED_CA" "$TESTBED_ATTACKER_CA" "$TESTBED_HOSTS"
+export TESTBED_SLOT=${TESTBED_SLOT:-6}
+# shellcheck source=/dev/null
+. "$here/../testbed/lib.sh"
+testbed_up "$here/scenarios/fetch.scn"
+if "$exe" "$TESTBED_CA" "$TESTBED_ATTACKER_CA" "$TESTBED_HOSTS"; then ok "test_fetch"; else not_ok "test_fetch"; fi
+done_testing

@@ -1,14 +1,16 @@
 # lib.sh - shared by the testbed's test scripts (sourced, not run).
 #
-#   . "$(dirname "$0")/lib.sh"
-#   testbed_up "$TB/scenarios/basic.scn"   # sets TESTBED_* and a trap that tears down
+#   . "$(dirname "$0")/lib.sh"             # from any directory
+#   testbed_up "$TB/scenarios/basic.scn"   # exports TESTBED_*, traps a tear-down;
+#                                          # up reads TESTBED_SLOT (default 0)
 #   expect "what it shows" COMMAND...      # the command must succeed
 #   expect_fail "what it shows" COMMAND... # the command must fail
 #
 # On failure the testbed's logs are printed; the directory is removed unless
 # TESTBED_KEEP=1 is set. The trap also runs on SIGINT/SIGTERM (meson timeout).
 set -eu
-TB=$(cd "$(dirname "$0")" && pwd)
+# tests/testbed, from a script in tests/testbed or a sibling such as tests/integration
+TB=$(cd "$(dirname "$0")/../testbed" && pwd)
 TB_FAILS=0
 TB_DIR=
 
@@ -49,7 +51,9 @@ testbed_up() {
     trap tb_teardown EXIT
     trap 'exit 130' INT TERM
     "$TB/up" "$1" --dir "$TB_DIR" --quiet
+    set -a
     . "$TB_DIR/testbed.env"
+    set +a
 }
 
 ok() { echo "ok - $*"; }
