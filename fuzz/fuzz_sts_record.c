@@ -18,6 +18,8 @@
 #include "mxtls/sts_record.h"
 #include "mxtls/txt.h"
 
+#include "txt_wire.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)                                                                                \
@@ -100,22 +102,6 @@ static void check_join(const uint8_t *data, size_t size)
     free(ref);
 }
 
-/* encode - one record text as TXT wire form, in 255-octet strings */
-static size_t encode(const char *buf, size_t len, unsigned char *out)
-{
-    size_t pos = 0, done = 0;
-
-    do {
-        size_t l = len - done > 255 ? 255 : len - done;
-
-        out[pos++] = (unsigned char)l;
-        memcpy(out + pos, buf + done, l);
-        pos += l;
-        done += l;
-    } while (done < len);
-    return pos;
-}
-
 /* check_set - the input split at '\n' as an RRset, text and wire form */
 static void check_set(const char *buf, size_t size)
 {
@@ -140,7 +126,7 @@ static void check_set(const char *buf, size_t size)
         if (recs[i].len >= 8 && memcmp(recs[i].buf, "v=STSv1;", 8) == 0 && found++ == 0)
             which = i;
         rd[i].data = w;
-        rd[i].len = encode(recs[i].buf, recs[i].len, w);
+        rd[i].len = txt_wire_encode(recs[i].buf, recs[i].len, w);
         w += rd[i].len;
     }
     err = sts_record_select(recs, n, &rec, &diag);

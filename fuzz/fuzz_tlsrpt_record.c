@@ -19,6 +19,8 @@
 #include "mxtls/tlsrpt_record.h"
 #include "mxtls/txt.h"
 
+#include "txt_wire.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)                                                                                \
@@ -94,22 +96,6 @@ static void check_result(int err, const struct tlsrpt_record *rec, const struct 
     CHECK(diag->offset <= size);
 }
 
-/* encode - one record text as TXT wire form, in 255-octet strings */
-static size_t encode(const char *buf, size_t len, unsigned char *out)
-{
-    size_t pos = 0, done = 0;
-
-    do {
-        size_t l = len - done > 255 ? 255 : len - done;
-
-        out[pos++] = (unsigned char)l;
-        memcpy(out + pos, buf + done, l);
-        pos += l;
-        done += l;
-    } while (done < len);
-    return pos;
-}
-
 /* check_set - the input split at '\n' as an RRset, text and wire form */
 static void check_set(const char *buf, size_t size)
 {
@@ -134,7 +120,7 @@ static void check_set(const char *buf, size_t size)
         if (recs[i].len >= 11 && memcmp(recs[i].buf, "v=TLSRPTv1;", 11) == 0 && found++ == 0)
             which = i;
         rd[i].data = w;
-        rd[i].len = encode(recs[i].buf, recs[i].len, w);
+        rd[i].len = txt_wire_encode(recs[i].buf, recs[i].len, w);
         w += rd[i].len;
     }
     err = tlsrpt_record_select(recs, n, &rec, &diag);
