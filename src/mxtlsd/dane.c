@@ -1,0 +1,484 @@
+/*
+ * dane - gather and cache the DNSSEC facts of a next-hop (see dane.h).
+ */
+#include "dane.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns.h"
+#include "mxtls/tlsa.h"
+#include "table.h"
+
+#define RR_A    1
+#define RR_MX   15
+#define RR_AAAA 28
+#define RR_TLSA 52
+
+enum slot_kind { SLOT_MX, SLOT_A, SLOT_AAAA, SLOT_TLSA };
+
+struct dane_gather;
+
+/* The argument of one lookup: which gathering, which host, which question. */
+struct dane_slot {
+    struct dane_gather *g;
+    size_t host;
+    enum slot_kind kind;
+};
+
+struct dane_wait {
+    struct dane_wait *next;
+    dane_callback cb; /* NULL once cancelled */
+    void *arg;
+};
+
+struct dane_gather {
+    struct dane_gather *prev, *next;
+    struct dane_cache *cache;
+    char key[DOMAIN_BUF_SIZE + 16];
+    struct dane_facts *facts;
+    unsigned timeout_ms;
+    unsigned pending;
+    uint32_t min_ttl;
+    bool failed; /* some lookup was bogus or failed: do not cache */
+    struct dane_wait *waiters;
+    struct dane_slot mx_slot;
+    struct dane_slot slots[DECIDE_HOSTS_MAX][3]; /* A, AAAA, TLSA */
+    enum decide_dns a[DECIDE_HOSTS_MAX], aaaa[DECIDE_HOSTS_MAX];
+    unsigned addr_left[DECIDE_HOSTS_MAX];
+    bool tlsa_at_canon[DECIDE_HOSTS_MAX];
+};
+
+struct dane_cache {
+    struct dns *dns;
+    struct table *facts;     /* key -> struct dane_facts (one reference) */
+    struct table *gathering; /* key -> struct dane_gather */
+    struct dane_gather *running;
+};
+
+/* dane_facts_unref - drop a reference */
+void dane_facts_unref(struct dane_facts *f)
+{
+    if (f == NULL || --f->refs > 0)
+        return;
+    for (size_t i = 0; i < f->n_hosts; i++)
+        for (size_t j = 0; j < f->hosts[i].n_shown; j++)
+            free(f->hosts[i].shown[j].text);
+    free(f);
+}
+
+/* dane_cache_new - empty cache */
+struct dane_cache *dane_cache_new(struct dns *dns)
+{
+    struct dane_cache *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->dns = dns;
+    c->facts = table_new();
+    c->gathering = table_new();
+    if (c->facts == NULL || c->gathering == NULL) {
+        table_free(c->facts);
+        table_free(c->gathering);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* worse - combine two statuses: failures first, then insecure, else secure */
+static enum decide_dns worse(enum decide_dns x, enum decide_dns y)
+{
+    if (x == DECIDE_DNS_BOGUS || y == DECIDE_DNS_BOGUS)
+        return DECIDE_DNS_BOGUS;
+    if (x == DECIDE_DNS_FAILED || y == DECIDE_DNS_FAILED)
+        return DECIDE_DNS_FAILED;
+    if (x == DECIDE_DNS_INSECURE || y == DECIDE_DNS_INSECURE)
+        return DECIDE_DNS_INSECURE;
+    return DECIDE_DNS_SECURE;
+}
+
+/* note_answer - TTL and failure bookkeeping common to every answer */
+static void note_answer(struct dane_gather *g, const struct dns_answer *a)
+{
+    if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED)
+        g->failed = true;
+    else if (a->ttl < g->min_ttl)
+        g->min_ttl = a->ttl;
+}
+
+/* gather_free - unlink and free a gathering and its waiters (facts unreferenced) */
+static void gather_free(struct dane_gather *g)
+{
+    struct dane_cache *c = g->cache;
+    if (g->prev != NULL)
+        g->prev->next = g->next;
+    else
+        c->running = g->next;
+    if (g->next != NULL)
+        g->next->prev = g->prev;
+    table_delete(c->gathering, g->key);
+    while (g->waiters != NULL) {
+        struct dane_wait *w = g->waiters;
+        g->waiters = w->next;
+        free(w);
+    }
+    dane_facts_unref(g->facts);
+    free(g);
+}
+
+/* gather_done - cache the facts when they can be, answer the waiters, free g */
+static void gather_done(struct dane_gather *g)
+{
+    struct dane_cache *c = g->cache;
+    struct dane_facts *f = g->facts;
+    int64_t t = (int64_t)time(NULL);
+    f->gathered_at = t;
+    if (!g->failed && g->min_ttl > 0) {
+        f->expires = t + (g->min_ttl < DANE_TTL_MAX ? g->min_ttl : DANE_TTL_MAX);
+        struct dane_facts *old = table_get(c->facts, g->key);
+        if (table_put(c->facts, g->key, f) == 0) {
+            f->refs++;
+            dane_facts_unref(old);
+        }
+    }
+    struct dane_wait *waiters = g->waiters;
+    g->waiters = NULL;
+    f->refs++; /* keep f alive across gather_free */
+    gather_free(g);
+    while (waiters != NULL) {
+        struct dane_wait *w = waiters;
+        waiters = w->next;
+        if (w->cb != NULL) {
+            f->refs++;
+            w->cb(f, w->arg);
+        }
+        free(w);
+    }
+    dane_facts_unref(f);
+}
+
+static void on_answer(const struct dns_answer *a, void *arg);
+
+/* start - one lookup for slot; a refused lookup counts as a failed one */
+static void start(struct dane_gather *g, struct dane_slot *slot, const char *name, int rrtype)
+{
+    if (dns_lookup(g->cache->dns, name, rrtype, on_answer, slot) == 0) {
+        g->pending++;
+        return;
+    }
+    struct dns_answer a = {.qname = name,
+                           .rrtype = rrtype,
+                           .status = DECIDE_DNS_FAILED,
+                           .rcode = -1,
+                           .why = "the resolver refused the lookup"};
+    g->pending++;
+    on_answer(&a, slot);
+}
+
+/* start_host - the A and AAAA lookups of host i (RFC 7672 §2.2.1) */
+static void start_host(struct dane_gather *g, size_t i)
+{
+    g->facts->hosts[i].addr_looked = true;
+    g->addr_left[i] = 2;
+    g->a[i] = g->aaaa[i] = DECIDE_DNS_SECURE;
+    g->slots[i][0] = (struct dane_slot){g, i, SLOT_A};
+    g->slots[i][1] = (struct dane_slot){g, i, SLOT_AAAA};
+    g->slots[i][2] = (struct dane_slot){g, i, SLOT_TLSA};
+    start(g, &g->slots[i][0], g->facts->hosts[i].name, RR_A);
+    start(g, &g->slots[i][1], g->facts->hosts[i].name, RR_AAAA);
+}
+
+/* start_tlsa - _<port>._tcp.<base> TLSA (RFC 7672 §2.2.3) */
+static void start_tlsa(struct dane_gather *g, size_t i, const char *base)
+{
+    struct dane_host *h = &g->facts->hosts[i];
+    h->tlsa_looked = true;
+    char name[sizeof(h->tlsa_name)];
+    snprintf(name, sizeof(name), "_%u._tcp.%s", (unsigned)g->facts->port, base);
+    memcpy(h->tlsa_name, name, sizeof(name));
+    start(g, &g->slots[i][2], h->tlsa_name, RR_TLSA);
+}
+
+/* wire_name - an uncompressed wire-format name into presentation form; -1 if malformed */
+static int wire_name(const unsigned char *p, size_t len, char *out, size_t outsize)
+{
+    size_t o = 0, i = 0;
+    while (i < len) {
+        size_t l = p[i++];
+        if (l == 0)
+            break;
+        if (l > 63 || i + l > len || o + l + 2 > outsize)
+            return -1;
+        if (o > 0)
+            out[o++] = '.';
+        memcpy(out + o, p + i, l);
+        o += l;
+        i += l;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* add_host - append a normalised, distinct MX target */
+static void add_host(struct dane_facts *f, const char *name, size_t len)
+{
+    char norm[DOMAIN_BUF_SIZE];
+    struct mxtls_diag d = {0};
+    /* An MX target that is not a host name cannot be connected to; leave it out. */
+    if (f->n_hosts >= DECIDE_HOSTS_MAX || domain_normalize(name, len, norm, sizeof(norm), &d) < 0)
+        return;
+    for (size_t i = 0; i < f->n_hosts; i++)
+        if (strcmp(f->hosts[i].name, norm) == 0)
+            return;
+    memcpy(f->hosts[f->n_hosts++].name, norm, strlen(norm) + 1);
+}
+
+/* on_mx - the MX answer (RFC 7672 §2.2.1, RFC 7505) */
+static void on_mx(struct dane_gather *g, const struct dns_answer *a)
+{
+    struct dane_facts *f = g->facts;
+    f->mx_dns = a->status;
+    if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
+        snprintf(f->mx_why, sizeof(f->mx_why), "%s", a->why ? a->why : "");
+        return;
+    }
+    if (a->nxdomain) {
+        f->mx = DECIDE_MX_NXDOMAIN;
+        return;
+    }
+    if (!a->havedata) {
+        f->mx = DECIDE_MX_NODATA; /* RFC 5321 §5.1: the domain is its own host */
+        add_host(f, f->domain, strlen(f->domain));
+    } else {
+        f->mx = DECIDE_MX_HOSTS;
+        for (size_t i = 0; i < a->n_rdata; i++) {
+            const struct dns_rdata *rd = &a->rdata[i];
+            char name[DOMAIN_BUF_SIZE + 2];
+            if (rd->len < 3)
+                continue;
+            int n = wire_name(rd->data + 2, rd->len - 2, name, sizeof(name));
+            if (n == 0 && a->n_rdata == 1 && rd->data[0] == 0 && rd->data[1] == 0) {
+                f->mx = DECIDE_MX_NULL; /* RFC 7505 §3: "0 ." */
+                return;
+            }
+            if (n > 0)
+                add_host(f, name, (size_t)n);
+        }
+    }
+    if (a->status != DECIDE_DNS_SECURE)
+        return; /* RFC 7672 §2.2.1: no DANE without a secure MX RRset */
+    for (size_t i = 0; i < f->n_hosts; i++)
+        start_host(g, i);
+}
+
+/* add_addr - the address text of an A/AAAA record, for explanations */
+static void add_addr(struct dane_host *h, const struct dns_rdata *rd)
+{
+    char text[INET6_ADDRSTRLEN];
+    int af = rd->len == 4 ? AF_INET : rd->len == 16 ? AF_INET6 : 0;
+    if (af == 0 || inet_ntop(af, rd->data, text, sizeof(text)) == NULL)
+        return;
+    size_t used = strlen(h->addrs);
+    if (used + strlen(text) + 2 < sizeof(h->addrs))
+        snprintf(h->addrs + used, sizeof(h->addrs) - used, "%s%s", used ? " " : "", text);
+}
+
+/* on_addr - one of the two address lookups of a host */
+static void on_addr(struct dane_gather *g, size_t i, const struct dns_answer *a, bool is_a)
+{
+    struct dane_host *h = &g->facts->hosts[i];
+    if (is_a)
+        g->a[i] = a->status;
+    else
+        g->aaaa[i] = a->status;
+    if ((a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) && h->why[0] == '\0')
+        snprintf(h->why, sizeof(h->why), "%s %s: %s", is_a ? "A" : "AAAA",
+                 decide_dns_name(a->status), a->why ? a->why : "");
+    for (size_t k = 0; k < a->n_rdata; k++)
+        add_addr(h, &a->rdata[k]);
+    if (a->canonname != NULL && h->canon[0] == '\0')
+        snprintf(h->canon, sizeof(h->canon), "%s", a->canonname);
+    if (--g->addr_left[i] > 0)
+        return;
+    h->addr = worse(g->a[i], g->aaaa[i]);
+    if (h->addr != DECIDE_DNS_SECURE)
+        return; /* RFC 7672 §2.2.2: TLSA only for hosts with secure addresses */
+    /* RFC 7672 §2.2.2: a secure CNAME chain: TLSA at the expanded name first. */
+    g->tlsa_at_canon[i] = h->canon[0] != '\0' && strcmp(h->canon, h->name) != 0;
+    start_tlsa(g, i, g->tlsa_at_canon[i] ? h->canon : h->name);
+}
+
+/* on_tlsa - the TLSA RRset of a host; usable records per RFC 7672 §3.1 */
+static void on_tlsa(struct dane_gather *g, size_t i, const struct dns_answer *a)
+{
+    struct dane_host *h = &g->facts->hosts[i];
+    if (a->status == DECIDE_DNS_SECURE && !a->havedata && g->tlsa_at_canon[i]) {
+        g->tlsa_at_canon[i] = false; /* RFC 7672 §2.2.2: then the original name */
+        start_tlsa(g, i, h->name);
+        return;
+    }
+    h->tlsa = a->status;
+    if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
+        snprintf(h->why, sizeof(h->why), "TLSA %s: %s", decide_dns_name(a->status),
+                 a->why ? a->why : "");
+        return;
+    }
+    if (a->status != DECIDE_DNS_SECURE)
+        return; /* insecure TLSA records are ignored (RFC 7672 §2.2) */
+    for (size_t k = 0; k < a->n_rdata && h->n_tlsa < DECIDE_HOSTS_MAX * 16; k++) {
+        struct tlsa rr;
+        struct mxtls_diag d = {0};
+        bool usable = false;
+        char *text = NULL;
+        /* RFC 7672 §2.2: a malformed record still counts, as an unusable one. */
+        if (tlsa_parse_wire((const char *)a->rdata[k].data, a->rdata[k].len, &rr, &d) == 0) {
+            usable = tlsa_usable(&rr, &d) == 0;
+            text = tlsa_format_text(&rr);
+            tlsa_finish(&rr);
+        }
+        h->n_tlsa++;
+        h->n_usable += usable;
+        if (h->n_shown < DANE_RR_SHOWN_MAX) {
+            struct dane_rr *s = &h->shown[h->n_shown++];
+            s->text = text;
+            s->usable = usable;
+            snprintf(s->why, sizeof(s->why), "%s", usable ? "usable" : d.what);
+        } else {
+            free(text);
+        }
+    }
+}
+
+/* on_answer - dispatch an answer to its slot's handler; finish when none are left */
+static void on_answer(const struct dns_answer *a, void *arg)
+{
+    struct dane_slot *slot = arg;
+    struct dane_gather *g = slot->g;
+    note_answer(g, a);
+    switch (slot->kind) {
+    case SLOT_MX:
+        on_mx(g, a);
+        break;
+    case SLOT_A:
+    case SLOT_AAAA:
+        on_addr(g, slot->host, a, slot->kind == SLOT_A);
+        break;
+    case SLOT_TLSA:
+        on_tlsa(g, slot->host, a);
+        break;
+    }
+    if (--g->pending == 0)
+        gather_done(g);
+}
+
+/* dane_query - cached facts, or join/start a gathering */
+int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_t port,
+               unsigned timeout_ms, struct dane_facts **out, dane_callback cb, void *arg,
+               struct dane_wait **wait)
+{
+    char key[DOMAIN_BUF_SIZE + 16];
+    snprintf(key, sizeof(key), "%s%s:%u", bracketed ? "[]" : "", domain, (unsigned)port);
+    struct dane_facts *f = table_get(c->facts, key);
+    if (f != NULL) {
+        if ((int64_t)time(NULL) < f->expires) {
+            f->refs++;
+            *out = f;
+            return 1;
+        }
+        table_delete(c->facts, key);
+        dane_facts_unref(f);
+    }
+    struct dane_wait *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return MXTLS_ENOMEM;
+    w->cb = cb;
+    w->arg = arg;
+    struct dane_gather *g = table_get(c->gathering, key);
+    if (g == NULL) {
+        g = calloc(1, sizeof(*g));
+        f = calloc(1, sizeof(*f));
+        if (g == NULL || f == NULL || table_put(c->gathering, key, g) < 0) {
+            free(g);
+            free(f);
+            free(w);
+            return MXTLS_ENOMEM;
+        }
+        f->refs = 1;
+        snprintf(f->domain, sizeof(f->domain), "%s", domain);
+        f->bracketed = bracketed;
+        f->port = port;
+        g->facts = f;
+        g->cache = c;
+        snprintf(g->key, sizeof(g->key), "%s", key);
+        g->timeout_ms = timeout_ms;
+        g->min_ttl = DANE_TTL_MAX;
+        g->next = c->running;
+        if (c->running != NULL)
+            c->running->prev = g;
+        c->running = g;
+        w->next = g->waiters;
+        g->waiters = w;
+        /* Hold one pending count while starting, so a synchronous failure cannot finish g. */
+        g->pending = 1;
+        if (bracketed) {
+            f->mx = DECIDE_MX_BRACKETED; /* DESIGN.md: [host] means no MX lookup */
+            f->mx_dns = DECIDE_DNS_SECURE;
+            add_host(f, domain, strlen(domain));
+            start_host(g, 0);
+        } else {
+            g->mx_slot = (struct dane_slot){g, 0, SLOT_MX};
+            start(g, &g->mx_slot, domain, RR_MX);
+        }
+        if (--g->pending > 0) {
+            *wait = w;
+            return 0;
+        }
+        /* Every lookup was refused at once: the (failed) facts are the answer now. */
+        g->waiters = NULL;
+        free(w);
+        f->refs++;
+        gather_done(g);
+        *out = f;
+        return 1;
+    }
+    w->next = g->waiters;
+    g->waiters = w;
+    *wait = w;
+    return 0;
+}
+
+/* dane_wait_cancel - forget the callback */
+void dane_wait_cancel(struct dane_wait *w)
+{
+    w->cb = NULL;
+}
+
+/* dane_cache_count - cached next-hops */
+size_t dane_cache_count(const struct dane_cache *c)
+{
+    return table_count(c->facts);
+}
+
+/* unref_value - table_each helper */
+static void unref_value(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    dane_facts_unref(value);
+}
+
+/* dane_cache_free - free gatherings and facts */
+void dane_cache_free(struct dane_cache *c)
+{
+    if (c == NULL)
+        return;
+    while (c->running != NULL)
+        gather_free(c->running);
+    table_each(c->facts, unref_value, NULL);
+    table_free(c->facts);
+    table_free(c->gathering);
+    free(c);
+}

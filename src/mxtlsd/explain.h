@@ -1,0 +1,16 @@
+/*
+ * explain - a lookup result as JSON, for `mxtls query` and the daemon's
+ * explain request: the reply, the rule that gave it, the DANE facts (MX
+ * answer, each host's addresses, TLSA RRset and which records are usable and
+ * why) and the MTA-STS state (policy id, mode, mx patterns, max_age, cache
+ * age, failure). Compact, ASCII-only (non-ASCII escaped), one line.
+ */
+#ifndef MXTLSD_EXPLAIN_H
+#define MXTLSD_EXPLAIN_H
+
+#include "lookup.h"
+
+/* explain_json - the JSON text (heap, caller frees), or NULL when out of memory. */
+char *explain_json(const struct lookup_result *r);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * session - socketmap requests and replies on one connection (see session.h).
+ */
+#include "session.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "explain.h"
+#include "log.h"
+#include "lookup.h"
+#include "mxtls/netstring.h"
+#include "mxtls/socketmap.h"
+#include "server.h"
+
+struct session {
+    struct session *prev, *next;
+    struct server *srv;
+    struct bufferevent *bev;
+    struct lookup *pending; /* the lookup of the request being answered */
+    bool explain;           /* the pending request asked for an explanation */
+    bool closing;           /* close once the output is written */
+    char key[SOCKETMAP_KEY_MAX + 1];
+};
+
+/* One reply buffer for the whole process: the loop is single-threaded. */
+static char reply_buf[SOCKETMAP_REPLY_BUF_SIZE];
+
+static void on_read(struct bufferevent *bev, void *arg);
+
+/* session_next - list walk */
+struct session *session_next(const struct session *s)
+{
+    return s->next;
+}
+
+/* session_free - cancel, close and unlink */
+void session_free(struct session *s)
+{
+    struct server *srv = s->srv;
+    if (s->pending != NULL)
+        lookup_cancel(s->pending);
+    bufferevent_free(s->bev);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    free(s);
+    server_session_gone(srv);
+}
+
+/* send_reply - frame and queue one reply; false when the session must close */
+static bool send_reply(struct session *s, enum socketmap_status status, const char *text)
+{
+    size_t len = 0;
+    struct mxtls_diag d = {0};
+    size_t text_len = status == SOCKETMAP_NOTFOUND ? 0 : strlen(text);
+    if (socketmap_reply_format(status, text, text_len, SOCKETMAP_REPLY_MAX, reply_buf,
+                               sizeof(reply_buf), &len, &d) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s: cannot format the reply: %s", s->key, d.what);
+        const char *temp = "TEMP mxtlsd: reply does not fit the socketmap protocol";
+        socketmap_reply_format(SOCKETMAP_TEMP, temp + 5, strlen(temp + 5), SOCKETMAP_REPLY_MAX,
+                               reply_buf, sizeof(reply_buf), &len, &d);
+    }
+    return bufferevent_write(s->bev, reply_buf, len) == 0;
+}
+
+/* send_decision - the reply text decide() made, split into status and data */
+static void send_decision(struct session *s, const struct lookup_result *r)
+{
+    const char *reply = r->decision.reply;
+    if (s->explain) {
+        char *json = explain_json(r);
+        if (json == NULL)
+            send_reply(s, SOCKETMAP_TEMP, "mxtlsd: out of memory");
+        else
+            send_reply(s, SOCKETMAP_OK, json);
+        free(json);
+        return;
+    }
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        log_msg(LOG_LEVEL_DEBUG, "%s -> \"%s\" (%s; dane: %s; mta-sts: %s)", s->key, reply,
+                r->decision.why, r->decision.dane_why, r->decision.sts_source);
+    switch (r->decision.kind) {
+    case DECIDE_OK:
+        send_reply(s, SOCKETMAP_OK, reply + 3);
+        break;
+    case DECIDE_NOTFOUND:
+        send_reply(s, SOCKETMAP_NOTFOUND, "");
+        break;
+    case DECIDE_TEMP:
+        log_msg(LOG_LEVEL_INFO, "%s -> \"%s\"", s->key, reply);
+        send_reply(s, SOCKETMAP_TEMP, reply + 5);
+        break;
+    }
+}
+
+/* resume - after an answer: close when asked to, else read the next request */
+static void resume(struct session *s)
+{
+    if (s->closing || s->srv->draining) {
+        s->closing = true;
+        bufferevent_disable(s->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+            session_free(s);
+        return;
+    }
+    bufferevent_enable(s->bev, EV_READ);
+    on_read(s->bev, s); /* requests may already be buffered (pipelining) */
+}
+
+/* on_lookup - a pending lookup completed */
+static void on_lookup(struct lookup_result *r, void *arg)
+{
+    struct session *s = arg;
+    s->pending = NULL;
+    send_decision(s, r);
+    lookup_result_finish(r);
+    resume(s);
+}
+
+/* handle - one request payload; returns 1 when answered, 0 when a lookup is pending */
+static int handle(struct session *s, const char *data, size_t len)
+{
+    struct socketmap_request req;
+    struct socketmap_nexthop nh;
+    struct mxtls_diag d = {0};
+    struct server *srv = s->srv;
+
+    srv->requests++;
+    if (socketmap_request_parse(data, len, &req, &d) < 0) {
+        log_msg(LOG_LEVEL_WARN, "malformed socketmap request: %s", d.what);
+        send_reply(s, SOCKETMAP_PERM, "malformed request");
+        s->closing = true;
+        return 1;
+    }
+    const char *zone_name = req.name;
+    size_t zone_len = strlen(req.name);
+    const char *key = req.key;
+    size_t key_len = req.key_len;
+    s->explain = strcmp(req.name, SESSION_EXPLAIN_NAME) == 0;
+    if (s->explain) {
+        /* key is "ZONE NEXTHOP" */
+        const char *sp = memchr(req.key, ' ', req.key_len);
+        if (sp == NULL) {
+            send_reply(s, SOCKETMAP_PERM, "explain: expected \"ZONE NEXTHOP\"");
+            return 1;
+        }
+        zone_name = req.key;
+        zone_len = (size_t)(sp - req.key);
+        key = sp + 1;
+        key_len = req.key_len - zone_len - 1;
+    }
+    snprintf(s->key, sizeof(s->key), "%.*s", (int)key_len, key);
+    if (socketmap_nexthop_parse(key, key_len, &nh, &d) != 0) {
+        /* DESIGN.md: parent-domain probes, IP literals and invalid names: NOTFOUND. */
+        log_msg(LOG_LEVEL_DEBUG, "%s -> NOTFOUND (%s)", s->key, d.what);
+        if (s->explain) {
+            char msg[600];
+            snprintf(msg, sizeof(msg),
+                     "{\"key\":\"not a looked-up next-hop\",\"reply\":\"NOTFOUND \"}");
+            send_reply(s, SOCKETMAP_OK, msg);
+        } else {
+            send_reply(s, SOCKETMAP_NOTFOUND, "");
+        }
+        return 1;
+    }
+    const struct config_zone *zone = config_zone_for(srv->cfg, zone_name, zone_len);
+    struct lookup_result r;
+    int rc = lookup_start(&srv->pipeline, &nh, zone, &r, on_lookup, s, &s->pending);
+    if (rc < 0) {
+        s->pending = NULL;
+        send_reply(s, SOCKETMAP_TEMP, "mxtlsd: out of memory");
+        return 1;
+    }
+    if (rc == 0)
+        return 0;
+    send_decision(s, &r);
+    lookup_result_finish(&r);
+    return 1;
+}
+
+/* on_read - decode and answer the buffered requests, one at a time */
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (s->pending == NULL && !s->closing) {
+        size_t avail = evbuffer_get_length(in);
+        /* The longest frame: 4 digits, ':', the payload, ','. */
+        size_t want = avail < SOCKETMAP_REQUEST_MAX + 8 ? avail : SOCKETMAP_REQUEST_MAX + 8;
+        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+        struct netstring_frame fr;
+        struct mxtls_diag d = {0};
+        int rc = netstring_decode(buf, want, SOCKETMAP_REQUEST_MAX, &fr, &d);
+        if (rc == MXTLS_EAGAIN)
+            return;
+        if (rc < 0) {
+            log_msg(LOG_LEVEL_WARN, "bad socketmap frame at octet %zu: %s; closing", d.offset,
+                    d.what);
+            send_reply(s, SOCKETMAP_PERM,
+                       rc == MXTLS_ETOOLONG ? "request too long" : "malformed netstring");
+            s->closing = true;
+            break;
+        }
+        int answered = handle(s, fr.data, fr.len);
+        evbuffer_drain(in, fr.consumed);
+        if (!answered) {
+            bufferevent_disable(bev, EV_READ); /* one request at a time */
+            return;
+        }
+    }
+    if (s->closing)
+        resume(s);
+}
+
+/* on_write - output flushed: a closing session can go now */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct session *s = arg;
+    if (s->closing && s->pending == NULL)
+        session_free(s);
+}
+
+/* on_event - EOF, error or timeout: the connection is done */
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct session *s = arg;
+    if (what & BEV_EVENT_TIMEOUT)
+        log_msg(LOG_LEVEL_DEBUG, "closing a connection after %s timeout",
+                (what & BEV_EVENT_READING) ? "idle" : "write");
+    session_free(s);
+}
+
+/* session_new - wrap the accepted fd */
+struct session *session_new(struct server *srv, int fd)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        evutil_closesocket(fd);
+        return NULL;
+    }
+    s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL) {
+        evutil_closesocket(fd);
+        free(s);
+        return NULL;
+    }
+    s->srv = srv;
+    struct timeval idle = {SESSION_IDLE_S, 0}, wr = {SESSION_WRITE_S, 0};
+    bufferevent_set_timeouts(s->bev, &idle, &wr);
+    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+    bufferevent_enable(s->bev, EV_READ);
+    s->next = srv->sessions;
+    if (srv->sessions != NULL)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->n_sessions++;
+    return s;
+}
+
+/* session_drain - close idle sessions now, busy ones after their reply */
+void session_drain(struct session *s)
+{
+    s->closing = true;
+    if (s->pending == NULL)
+        resume(s);
+}

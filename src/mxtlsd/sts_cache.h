@@ -1,0 +1,118 @@
+/*
+ * sts_cache - MTA-STS policies for mxtlsd: the in-memory cache, discovery
+ * and refresh (RFC 8461 §3, §5.1, §10.2; DESIGN.md "Caching and refresh").
+ *
+ * sts_cache_query answers, for one policy domain, where MTA-STS stands: no
+ * record, a policy (fresh or cached), or a failure (with the cached policy
+ * that still applies, if any). A cached policy younger than cache_grace is
+ * answered at once without I/O. Otherwise one refresh per domain runs, shared
+ * by every query that arrives meanwhile: `_mta-sts.<d>` TXT lookup; same id
+ * as the cached policy -> the cached policy, re-checked; new id -> resolve
+ * mta-sts.<d> with our own resolver and fetch the policy over HTTPS
+ * (io/fetch.c), parse it, cache it, persist it (store.c). A failed fetch of an
+ * id is not retried for STS_RETRY_AFTER_S seconds. A cached, unexpired policy
+ * keeps applying when the TXT record disappears or the DNS or HTTPS side
+ * fails (RFC 8461 §3.3, §5.1); a warning is logged when refreshing a cached
+ * non-"none" policy fails. Negative answers (no record) are remembered for
+ * cache_grace.
+ *
+ * Policies are reference-counted (struct sts_policy_ref): an answer holds a
+ * reference, so a refresh that replaces a policy never frees one a pending
+ * lookup still reads. Everything runs on the event loop; nothing blocks.
+ */
+#ifndef MXTLSD_STS_CACHE_H
+#define MXTLSD_STS_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mxtls/decide.h"
+#include "mxtls/sts_policy.h"
+#include "mxtls/sts_record.h"
+
+#define STS_RETRY_AFTER_S 300 /* DESIGN.md: a failed fetch is not retried for 5 minutes */
+#define STS_REASON_MAX    320
+
+struct dns;
+struct fetch;
+struct store;
+struct sts_cache;
+struct sts_wait;
+
+/* A cached policy and the record id it was fetched under. */
+struct sts_policy_ref {
+    unsigned refs;
+    struct sts_policy policy;
+    char id[STS_RECORD_ID_MAX + 1];
+    int64_t fetched_at; /* unix time of the successful fetch */
+};
+
+/* What sts_cache_query answers. Release with sts_answer_finish. */
+struct sts_answer {
+    enum decide_sts_state state;
+    struct sts_policy_ref *policy;   /* POLICY: the policy; FAILED: the cached one or NULL */
+    bool cached;                     /* the policy came from the cache */
+    enum decide_sts_failure failure; /* FAILED only */
+    int64_t checked_at;              /* last TXT id check of the cached policy, 0 = never */
+    char id[STS_RECORD_ID_MAX + 1];  /* id of the TXT record, "" when none was seen */
+    char reason[STS_REASON_MAX];     /* why, for logs and `mxtls query` */
+};
+
+typedef void (*sts_callback)(struct sts_answer *answer, void *arg);
+
+/*
+ * sts_cache_new - a cache resolving with dns and fetching with f (both
+ * borrowed, must outlive it), persisting through store (may be NULL: memory
+ * only). cache_grace_s: age under which a cached policy is used without a
+ * TXT re-check. Returns NULL when out of memory.
+ */
+struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *store,
+                                int64_t cache_grace_s);
+
+/*
+ * sts_cache_load - load the persisted policies through store_load. Expired
+ * ones are dropped (and deleted from the file). Returns 0 or a negative code.
+ */
+int sts_cache_load(struct sts_cache *c, int64_t now, size_t *n_loaded, size_t *n_invalid);
+
+/*
+ * sts_cache_query - where MTA-STS stands for domain (normalised). When the
+ * answer is known now, fills *out and returns 1. Otherwise returns 0, sets
+ * *wait, and later calls cb(answer, arg) once (the callback owns the answer
+ * and releases it), unless sts_wait_cancel(*wait) comes first. timeout_ms
+ * bounds each DNS and HTTPS step. Returns MXTLS_ENOMEM when out of memory.
+ */
+int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms,
+                    struct sts_answer *out, sts_callback cb, void *arg, struct sts_wait **wait);
+
+/* sts_wait_cancel - the pending query's callback will not be called. */
+void sts_wait_cancel(struct sts_wait *w);
+
+/* sts_answer_finish - drop the answer's policy reference. */
+void sts_answer_finish(struct sts_answer *a);
+
+/* sts_policy_unref - drop one reference; frees at zero. NULL is a no-op. */
+void sts_policy_unref(struct sts_policy_ref *p);
+
+/*
+ * sts_cache_proactive - refresh, in the background, every cached policy last
+ * checked more than min_age_s ago, at most limit at a time; a policy past
+ * half its max_age is fetched again even when its id is unchanged, so it is
+ * renewed before it expires (RFC 8461 §10.2). Returns how many were queued.
+ */
+size_t sts_cache_proactive(struct sts_cache *c, int64_t min_age_s, unsigned limit,
+                           unsigned timeout_ms);
+
+/* sts_cache_count - cached domains (with or without a policy). */
+size_t sts_cache_count(const struct sts_cache *c);
+
+/* sts_cache_busy - refreshes in flight. */
+size_t sts_cache_busy(const struct sts_cache *c);
+
+/*
+ * sts_cache_free - cancel refreshes (no callbacks; every waiter must have
+ * been cancelled or completed) and free everything. NULL is a no-op.
+ */
+void sts_cache_free(struct sts_cache *c);
+
+#endif
