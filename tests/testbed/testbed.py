@@ -934,8 +934,8 @@ def cmd_up(args):
     ap.add_argument("--env", help="also write the environment file here")
     ap.add_argument("--quiet", action="store_true", help="do not print the environment")
     a = ap.parse_args(args)
-    if not 0 <= a.slot <= 9:
-        die("--slot must be 0..9")
+    if not 0 <= a.slot <= 63:
+        die("--slot must be 0..63")
     sc = Scenario.load(a.scenario)
     if a.dir:
         os.makedirs(a.dir, exist_ok=True)
