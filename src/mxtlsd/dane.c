@@ -456,6 +456,42 @@ void dane_wait_cancel(struct dane_wait *w)
     w->cb = NULL;
 }
 
+struct sweep {
+    struct dane_cache *c;
+    int64_t now;
+    char **keys;
+    size_t n;
+};
+
+/* collect_expired - table_each helper: remember expired keys (deleting while walking is not
+ * allowed) */
+static void collect_expired(const char *key, void *value, void *arg)
+{
+    struct sweep *sw = arg;
+    const struct dane_facts *f = value;
+    if (f->expires > sw->now)
+        return;
+    char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
+    if (keys == NULL)
+        return;
+    sw->keys = keys;
+    if ((sw->keys[sw->n] = strdup(key)) != NULL)
+        sw->n++;
+}
+
+/* dane_cache_sweep - free facts past their TTL */
+size_t dane_cache_sweep(struct dane_cache *c)
+{
+    struct sweep sw = {c, (int64_t)time(NULL), NULL, 0};
+    table_each(c->facts, collect_expired, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        dane_facts_unref(table_delete(c->facts, sw.keys[i]));
+        free(sw.keys[i]);
+    }
+    free(sw.keys);
+    return sw.n;
+}
+
 /* dane_cache_count - cached next-hops */
 size_t dane_cache_count(const struct dane_cache *c)
 {

@@ -92,6 +92,9 @@ void dane_wait_cancel(struct dane_wait *w);
 /* dane_facts_unref - drop a reference; NULL is a no-op. */
 void dane_facts_unref(struct dane_facts *f);
 
+/* dane_cache_sweep - drop expired facts; returns how many. */
+size_t dane_cache_sweep(struct dane_cache *c);
+
 /* dane_cache_count - cached next-hops. */
 size_t dane_cache_count(const struct dane_cache *c);
 

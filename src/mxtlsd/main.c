@@ -2,10 +2,10 @@
  * mxtlsd - the Postfix TLS policy daemon: DANE first, MTA-STS otherwise.
  *
  * Startup: options, configuration (fatal when wrong: exit 78 with the file,
- * line and key), log, event loop, resolver, HTTPS fetcher, listener, then the
- * privilege drop (OpenSMTPD: right after bind), the persistent cache (opened
- * as the unprivileged user, so its files belong to it), the pidfile (its
- * existence means "listening"), and the loop. SIGTERM/SIGINT drain, SIGHUP
+ * line and key), log, event loop, resolver, HTTPS fetcher, listener, the
+ * pidfile (its existence means "bound"), the privilege drop (OpenSMTPD: right
+ * after bind), the persistent cache (opened as the unprivileged user, so its
+ * files belong to it), and the loop. SIGTERM/SIGINT drain, SIGHUP
  * reopens the log. Exit: 0 after a clean stop, 64 usage, 69 resource
  * unavailable (bind, resolver), 78 configuration.
  */
@@ -37,6 +37,8 @@
 #define EX_SOFTWARE    70
 #define EX_CONFIG      78
 
+#define SWEEP_INTERVAL_S 60 /* caches drop what expired this often */
+
 struct options {
     const char *config;
     const char *level;
@@ -55,7 +57,7 @@ struct daemon {
     struct fetch *fetch;
     struct store *store;
     struct server srv;
-    struct event *sig_term, *sig_int, *sig_hup, *proactive;
+    struct event *sig_term, *sig_int, *sig_hup, *proactive, *sweep;
 };
 
 /* usage - the synopsis */
@@ -229,7 +231,19 @@ static void on_proactive(evutil_socket_t fd, short what, void *arg)
     log_msg(LOG_LEVEL_INFO, "proactive refresh: %zu cached policies queued", n);
 }
 
-/* setup_events - signals and the proactive timer */
+/* on_sweep - free expired DANE facts and idle MTA-STS entries */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct daemon *dm = arg;
+    size_t facts = dane_cache_sweep(dm->srv.pipeline.dane);
+    size_t idle = sts_cache_sweep(dm->srv.pipeline.sts);
+    log_msg(LOG_LEVEL_DEBUG, "sweep: %zu expired DANE facts, %zu idle MTA-STS entries freed", facts,
+            idle);
+}
+
+/* setup_events - signals, the sweep and the proactive timer */
 static int setup_events(struct daemon *dm)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -239,6 +253,10 @@ static int setup_events(struct daemon *dm)
     if (dm->sig_term == NULL || dm->sig_int == NULL || dm->sig_hup == NULL ||
         evsignal_add(dm->sig_term, NULL) < 0 || evsignal_add(dm->sig_int, NULL) < 0 ||
         evsignal_add(dm->sig_hup, NULL) < 0)
+        return -1;
+    dm->sweep = event_new(dm->base, -1, EV_PERSIST, on_sweep, dm);
+    struct timeval every = {SWEEP_INTERVAL_S, 0};
+    if (dm->sweep == NULL || event_add(dm->sweep, &every) < 0)
         return -1;
     if (dm->cfg.proactive.enabled) {
         dm->proactive = event_new(dm->base, -1, EV_PERSIST, on_proactive, dm);
@@ -283,6 +301,9 @@ static int start(struct daemon *dm)
         log_msg(LOG_LEVEL_ERROR, "%s", d.what);
         return EX_UNAVAILABLE;
     }
+    /* Written while still privileged (it may live in /run), once bound. */
+    if (dm->opt.pidfile != NULL && write_pidfile(dm->opt.pidfile) < 0)
+        return EX_UNAVAILABLE;
     if (drop_privileges(&dm->opt) < 0)
         return EX_CONFIG;
     if (open_store(dm) < 0)
@@ -297,8 +318,6 @@ static int start(struct daemon *dm)
         return EX_UNAVAILABLE;
     if (setup_events(dm) < 0)
         return EX_SOFTWARE;
-    if (dm->opt.pidfile != NULL && write_pidfile(dm->opt.pidfile) < 0)
-        return EX_UNAVAILABLE;
     if (dm->cfg.path != NULL)
         log_msg(LOG_LEVEL_INFO, "mxtlsd %s listening on %s; cache %s, %zu policies loaded",
                 MXTLSD_VERSION, dm->cfg.path, config_cache_type_name(dm->cfg.cache.type), loaded);
@@ -326,6 +345,8 @@ static void stop(struct daemon *dm)
         event_free(dm->sig_hup);
     if (dm->proactive)
         event_free(dm->proactive);
+    if (dm->sweep)
+        event_free(dm->sweep);
     if (dm->base)
         event_base_free(dm->base);
     if (dm->opt.pidfile != NULL)

@@ -594,6 +594,41 @@ size_t sts_cache_proactive(struct sts_cache *c, int64_t min_age_s, unsigned limi
     return n;
 }
 
+struct sweep {
+    int64_t now;
+    char **keys;
+    size_t n;
+};
+
+/* collect_idle - table_each helper: entries with nothing worth keeping */
+static void collect_idle(const char *key, void *value, void *arg)
+{
+    struct sweep *sw = arg;
+    const struct sts_entry *e = value;
+    if (e->policy != NULL || e->refresh != NULL || e->no_record_until > sw->now ||
+        (e->failed_at != 0 && sw->now - e->failed_at < STS_RETRY_AFTER_S))
+        return;
+    char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
+    if (keys == NULL)
+        return;
+    sw->keys = keys;
+    if ((sw->keys[sw->n] = strdup(key)) != NULL)
+        sw->n++;
+}
+
+/* sts_cache_sweep - free idle entries */
+size_t sts_cache_sweep(struct sts_cache *c)
+{
+    struct sweep sw = {now(), NULL, 0};
+    table_each(c->entries, collect_idle, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        free(table_delete(c->entries, sw.keys[i]));
+        free(sw.keys[i]);
+    }
+    free(sw.keys);
+    return sw.n;
+}
+
 /* sts_cache_count - number of entries */
 size_t sts_cache_count(const struct sts_cache *c)
 {

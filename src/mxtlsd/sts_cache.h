@@ -103,6 +103,13 @@ void sts_policy_unref(struct sts_policy_ref *p);
 size_t sts_cache_proactive(struct sts_cache *c, int64_t min_age_s, unsigned limit,
                            unsigned timeout_ms);
 
+/*
+ * sts_cache_sweep - forget domains that hold nothing worth keeping: no
+ * policy, no refresh running, the negative answer and the retry back-off
+ * both over. Returns how many.
+ */
+size_t sts_cache_sweep(struct sts_cache *c);
+
 /* sts_cache_count - cached domains (with or without a policy). */
 size_t sts_cache_count(const struct sts_cache *c);
 
