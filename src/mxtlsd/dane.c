@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dns.h"
+#include "mxtls/mx.h"
 #include "mxtls/tlsa.h"
 #include "table.h"
 
@@ -202,26 +203,6 @@ static void start_tlsa(struct dane_gather *g, size_t i, const char *base)
     start(g, &g->slots[i][2], h->tlsa_name, RR_TLSA);
 }
 
-/* wire_name - an uncompressed wire-format name into presentation form; -1 if malformed */
-static int wire_name(const unsigned char *p, size_t len, char *out, size_t outsize)
-{
-    size_t o = 0, i = 0;
-    while (i < len) {
-        size_t l = p[i++];
-        if (l == 0)
-            break;
-        if (l > 63 || i + l > len || o + l + 2 > outsize)
-            return -1;
-        if (o > 0)
-            out[o++] = '.';
-        memcpy(out + o, p + i, l);
-        o += l;
-        i += l;
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
 /* add_host - append a normalised, distinct MX target */
 static void add_host(struct dane_facts *f, const char *name, size_t len)
 {
@@ -255,17 +236,18 @@ static void on_mx(struct dane_gather *g, const struct dns_answer *a)
     } else {
         f->mx = DECIDE_MX_HOSTS;
         for (size_t i = 0; i < a->n_rdata; i++) {
-            const struct dns_rdata *rd = &a->rdata[i];
-            char name[DOMAIN_BUF_SIZE + 2];
-            if (rd->len < 3)
-                continue;
-            int n = wire_name(rd->data + 2, rd->len - 2, name, sizeof(name));
-            if (n == 0 && a->n_rdata == 1 && rd->data[0] == 0 && rd->data[1] == 0) {
-                f->mx = DECIDE_MX_NULL; /* RFC 7505 §3: "0 ." */
+            char name[DOMAIN_BUF_SIZE];
+            uint16_t pref;
+            struct mxtls_diag d = {0};
+            int rc =
+                mx_rdata_parse(a->rdata[i].data, a->rdata[i].len, &pref, name, sizeof(name), &d);
+            /* RFC 7505 §3: a lone "0 ." is a null MX; "." among others is no host. */
+            if (rc == 1 && a->n_rdata == 1 && pref == 0) {
+                f->mx = DECIDE_MX_NULL;
                 return;
             }
-            if (n > 0)
-                add_host(f, name, (size_t)n);
+            if (rc == 0)
+                add_host(f, name, strlen(name));
         }
     }
     if (a->status != DECIDE_DNS_SECURE)
