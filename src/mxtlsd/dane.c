@@ -166,6 +166,7 @@ static void on_answer(const struct dns_answer *a, void *arg);
 /* start - one lookup for slot; a refused lookup counts as a failed one */
 static void start(struct dane_gather *g, struct dane_slot *slot, const char *name, int rrtype)
 {
+    dns_set_timeout(g->cache->dns, g->timeout_ms); /* the zone's timeout, per lookup */
     if (dns_lookup(g->cache->dns, name, rrtype, on_answer, slot) == 0) {
         g->pending++;
         return;

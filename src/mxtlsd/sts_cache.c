@@ -78,6 +78,13 @@ static int64_t now(void)
     return (int64_t)time(NULL);
 }
 
+/* lookup - a DNS lookup for refresh r, bounded by the zone's timeout */
+static int lookup(struct sts_refresh *r, const char *name, int rrtype, dns_callback cb)
+{
+    dns_set_timeout(r->cache->dns, r->timeout_ms);
+    return dns_lookup(r->cache->dns, name, rrtype, cb, r);
+}
+
 /* sts_policy_unref - drop a reference */
 void sts_policy_unref(struct sts_policy_ref *p)
 {
@@ -431,8 +438,7 @@ static void on_addr(const struct dns_answer *a, void *arg)
         return;
     }
     if (!a->havedata) {
-        if (a->rrtype == RR_A && !a->nxdomain &&
-            dns_lookup(r->cache->dns, r->host, RR_AAAA, on_addr, r) == 0)
+        if (a->rrtype == RR_A && !a->nxdomain && lookup(r, r->host, RR_AAAA, on_addr) == 0)
             return;
         snprintf(why, sizeof(why), "%s has no address (%s)", r->host,
                  a->nxdomain ? "NXDOMAIN" : "no A or AAAA record");
@@ -502,7 +508,7 @@ static void on_txt(const struct dns_answer *a, void *arg)
         return;
     }
     snprintf(r->host, sizeof(r->host), "mta-sts.%s", e->domain);
-    if (dns_lookup(r->cache->dns, r->host, RR_A, on_addr, r) < 0)
+    if (lookup(r, r->host, RR_A, on_addr) < 0)
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, "cannot start the policy host lookup");
 }
 
@@ -519,7 +525,7 @@ static struct sts_refresh *refresh_start(struct sts_cache *c, struct sts_entry *
     r->force_fetch = force_fetch;
     char name[DOMAIN_BUF_SIZE + 16];
     snprintf(name, sizeof(name), "_mta-sts.%s", e->domain);
-    if (dns_lookup(c->dns, name, RR_TXT, on_txt, r) < 0) {
+    if (lookup(r, name, RR_TXT, on_txt) < 0) {
         free(r);
         return NULL;
     }
