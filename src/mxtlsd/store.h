@@ -26,8 +26,9 @@ struct store *store_open(const char *path, struct mxtls_diag *diag);
 
 /*
  * store_load - call cb for every valid row (cache_sqlite_each); only before
- * the first store_put. Invalid rows are skipped and counted in *n_invalid.
- * Returns 0 or a negative MXTLS_E* code with diag filled.
+ * the first store_put. cb must not call store_put or store_delete (the
+ * connection is busy with the walk: it would deadlock). Invalid rows are skipped and counted in
+ * *n_invalid. Returns 0 or a negative MXTLS_E* code with diag filled.
  */
 int store_load(struct store *s, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
                struct mxtls_diag *diag);

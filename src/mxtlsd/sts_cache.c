@@ -176,6 +176,8 @@ struct load_ctx {
     struct sts_cache *c;
     int64_t now;
     size_t loaded;
+    char **expired; /* deleted after the walk: the store is busy during it */
+    size_t n_expired;
 };
 
 /* load_row - one persisted policy into memory */
@@ -195,8 +197,12 @@ static int load_row(struct cache_entry *ce, void *arg)
     p->fetched_at = ce->fetched_at;
     if (expired(p, lc->now)) {
         sts_policy_unref(p);
-        if (lc->c->store != NULL)
-            store_delete(lc->c->store, ce->domain);
+        char **list = realloc(lc->expired, (lc->n_expired + 1) * sizeof(*list));
+        if (list == NULL)
+            return 0; /* stays on disk until it is replaced; expired rows are ignored */
+        lc->expired = list;
+        if ((list[lc->n_expired] = strdup(ce->domain)) != NULL)
+            lc->n_expired++;
         return 0;
     }
     struct sts_entry *e = entry_get(lc->c, ce->domain);
@@ -215,12 +221,17 @@ static int load_row(struct cache_entry *ce, void *arg)
 /* sts_cache_load - replay the store into memory */
 int sts_cache_load(struct sts_cache *c, int64_t t, size_t *n_loaded, size_t *n_invalid)
 {
-    struct load_ctx lc = {c, t, 0};
+    struct load_ctx lc = {c, t, 0, NULL, 0};
     struct mxtls_diag d = {0};
     *n_loaded = 0;
     if (c->store == NULL)
         return 0;
     int err = store_load(c->store, load_row, &lc, n_invalid, &d);
+    for (size_t i = 0; i < lc.n_expired; i++) {
+        store_delete(c->store, lc.expired[i]); /* RFC 8461 §5.1: past max_age */
+        free(lc.expired[i]);
+    }
+    free(lc.expired);
     if (err < 0)
         log_msg(LOG_LEVEL_ERROR, "cache: cannot load: %s", d.what);
     else if (*n_invalid > 0)
