@@ -1,0 +1,115 @@
+#!/bin/bash
+# expiry.sh - a cached MTA-STS policy outlives a failing policy host until its
+# max_age, and no longer (RFC 8461 §3.2 max_age, §3.3, §5.1), with the clock
+# moved by libfaketime, not by a switch in the product.
+#
+# Testbed: scenarios/policy.scn, slot 2 unless TESTBED_SLOT says otherwise.
+# Only mxtlsd runs under libfaketime (LD_PRELOAD, FAKETIME_TIMESTAMP_FILE
+# rewritten to move its clock while it runs, FAKETIME_NO_CACHE=1,
+# DONT_FAKE_MONOTONIC=1 so only the wall clock jumps and its timers keep
+# their meaning). libunbound runs inside mxtlsd and so validates RRSIG times
+# against the faked clock, and libcurl checks certificate times against it:
+# the testbed signs zones for 30 days from now (testbed.py sign) and issues
+# certificates for 365 days from now (make_cert), and the largest jump here is
+# 2 days and 10 minutes; the script checks both windows first.
+#
+#   t0          expire.dyn.test fetched: enforce, max_age 86400, cached
+#               then: its policy host answers 404, its TXT id changes
+#   t0 + 1 h    cached policy applies (the re-fetch fails)       RFC 8461 §3.3
+#   t0 + 2 d    expired: NOTFOUND                                §3.2 max_age, §5.1
+#               control: a fresh fetch of another domain (signed
+#               zone) still works at this time
+#   t0 + 2 d 10 min, policy host back with new content: the new policy
+#
+# usage: expiry.sh MXTLSD | --peer (mta-sts-daemon, to check the test)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+MXTLSD=${1:?usage: expiry.sh MXTLSD | --peer}
+export TESTBED_SLOT=${TESTBED_SLOT:-2}
+# shellcheck source=tests/integration/mxtlsd_lib.sh
+. "$here/mxtlsd_lib.sh"
+scn=$here/scenarios/policy.scn
+MX_PORT=$((18501 + 10 * TESTBED_SLOT))
+faketime_lib=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1}
+DAY=86400
+BIGGEST_JUMP=$((2 * DAY + 600))
+
+if [ "$MXTLSD" != --peer ] && [ ! -x "$MXTLSD" ]; then
+    echo "not ok - mxtlsd binary $MXTLSD is not built"
+    exit 1
+fi
+if [ ! -r "$faketime_lib" ]; then
+    echo "not ok - libfaketime ($faketime_lib) is installed (Debian package libfaketime)"
+    exit 1
+fi
+
+mx_setup "$scn"
+clock=$MX_TMP/faketime
+# move_clock OFFSET: mxtlsd's wall clock is real time + OFFSET seconds
+move_clock() {
+    echo "+$1" >"$clock.new"
+    mv -f "$clock.new" "$clock"
+}
+move_clock 0
+
+# the faked clock stays inside the testbed's validity windows
+now=$(date -u +%s)
+limit=$(date -u -d "@$((now + BIGGEST_JUMP))" +%Y%m%d%H%M%S)
+rrsig=$(dig +dnssec +norec +time=2 +tries=1 @"$TESTBED_NSD_ADDR" SOA test |
+    awk '$4 == "RRSIG" && $5 == "SOA" { print $9 }')
+if [ -n "$rrsig" ] && [[ $rrsig > $limit ]]; then
+    ok "test. signatures expire at $rrsig, after the biggest jump (+$BIGGEST_JUMP s)"
+else
+    not_ok "test. signatures ('$rrsig') outlive the biggest jump ($limit)"
+fi
+for h in mta-sts.expire.dyn.test mta-sts.enforce.sec.test; do
+    expect "certificate of $h still valid at +$BIGGEST_JUMP s" \
+        openssl x509 -noout -in "$TESTBED_DIR/certs/$h.pem" -checkend "$BIGGEST_JUMP"
+done
+
+# shellcheck disable=SC2034 # read by mx_start/peer_start in mxtlsd_lib.sh
+MX_ENV=(LD_PRELOAD="$faketime_lib" FAKETIME_TIMESTAMP_FILE="$clock"
+    FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1)
+cfg=$MX_TMP/mxtlsd.yml
+mx_config "$cfg" "$MX_PORT" "$MX_TMP/cache.db" "cache_grace: 1"
+if [ "$MXTLSD" = --peer ]; then
+    peer_start mta-sts-daemon "$cfg" "$MX_PORT"
+else
+    mx_start mxtlsd "$cfg"
+fi
+
+sec() { echo "secure match=$1 servername=hostname"; }
+
+got=$(q postfix expire.dyn.test)
+expect_reply "t0: expire.dyn.test fetched and cached (max_age 86400)" "$got" "$(sec mx.expire.dyn.test)"
+
+fail_policy expire.dyn.test
+set_txt _mta-sts.expire.dyn.test "v=STSv1; id=v2"
+dns_reload
+sleep 2 # past cache_grace and the TXT TTL in real time too
+
+move_clock 3600
+got=$(q postfix expire.dyn.test)
+expect_reply "t0+1h: new id, policy host 404 -> cached policy  [RFC 8461 §3.3: a valid cached policy applies]" \
+    "$got" "$(sec mx.expire.dyn.test)"
+got=$(q postfix enforce.sts.test)
+expect_reply "t0+1h: control: a fresh fetch works" \
+    "$got" "$(sec mx1.enforce.sts.test:.wild.sts.test)"
+
+move_clock $((2 * DAY))
+sleep 1.5
+got=$(q postfix expire.dyn.test)
+expect_reply "t0+2d: cached policy past max_age -> NOTFOUND  [RFC 8461 §3.2 max_age, §5.1: an expired policy no longer applies]" \
+    "$got" NOTFOUND
+got=$(q postfix enforce.sec.test)
+expect_reply "t0+2d: control: a fresh fetch in a signed zone works (RRSIGs, certificates valid)" \
+    "$got" "$(sec mx.enforce.sec.test)"
+
+set_policy expire.dyn.test "version: STSv1" "mode: enforce" "mx: mx3.expire.dyn.test" "max_age: 86400"
+move_clock $((2 * DAY + 600))
+sleep 1.5
+got=$(q postfix expire.dyn.test)
+expect_reply "t0+2d+10min: policy host back -> the new policy  [RFC 8461 §3.3; DESIGN: failed fetches are retried after 5 minutes]" \
+    "$got" "$(sec mx3.expire.dyn.test)"
+
+done_testing
