@@ -4,8 +4,9 @@ BUILD    ?= build
 FUZZDIR  ?= build-fuzz
 FUZZTIME ?= 60
 MESON    ?= meson
+BENCHFLAGS ?=
 
-.PHONY: all deps build test run fuzz clean
+.PHONY: all deps build test run fuzz bench clean
 
 all: build
 
@@ -33,6 +34,10 @@ fuzz:
 		-Db_sanitize=address,undefined -Db_lundef=false
 	$(MESON) compile -C $(FUZZDIR)
 	@scripts/fuzz-run $(FUZZDIR) $(FUZZTIME)
+
+# mxtlsd beside postfix-mta-sts-resolver and a no-work floor (bench/README.md).
+bench: deps
+	bench/run $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BUILD) $(FUZZDIR)
