@@ -464,7 +464,7 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
     struct mxtls_diag d = {0};
     if (socketmap_nexthop_parse(o->nexthop, strlen(o->nexthop), &nh, &d) != 0) {
         /* What the daemon's explain request answers for such keys (session.c). */
-        char *text = strdup("{\"key\":\"not a looked-up next-hop\",\"reply\":\"NOTFOUND \"}");
+        char *text = explain_not_looked_up_json(o->nexthop, strlen(o->nexthop), d.what);
         if (text == NULL)
             snprintf(err, errsize, "out of memory");
         if (o->verbose)
@@ -707,8 +707,9 @@ static void print_text(const json_t *root, const struct query_options *o)
     const char *rule = str(root, "rule");
     const char *rtext = rule != NULL ? rule_text(rule) : NULL;
     if (rule == NULL && str(root, "key") != NULL) /* session.c: not a next-hop it looks up */
-        printf("  rule           %s: parent-domain probes, IP literals and invalid names\n",
-               str(root, "key"));
+        printf("  rule           not looked up (%s): parent-domain probes, IP literals and "
+               "invalid names\n",
+               str_or(root, "why", "?"));
     else if (rtext != NULL)
         printf("  rule           %s: %s\n", rule, rtext);
     else if (rule != NULL)

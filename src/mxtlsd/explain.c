@@ -128,3 +128,18 @@ char *explain_json(const struct lookup_result *r)
     json_decref(o);
     return text;
 }
+
+/* explain_not_looked_up_json - see explain.h */
+char *explain_not_looked_up_json(const char *key, size_t key_len, const char *why)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_t *k = json_stringn(key, key_len); /* NULL when not UTF-8 */
+    json_object_set_new(o, "key", k != NULL ? k : json_string("(not UTF-8)"));
+    json_object_set_new(o, "why", json_string(why));
+    json_object_set_new(o, "reply", json_string("NOTFOUND "));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}

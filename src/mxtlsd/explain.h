@@ -13,4 +13,11 @@
 /* explain_json - the JSON text (heap, caller frees), or NULL when out of memory. */
 char *explain_json(const struct lookup_result *r);
 
+/*
+ * explain_not_looked_up_json - the explanation for a key mxtlsd answers
+ * NOTFOUND without a lookup (DESIGN.md: parent-domain probes, IP literals,
+ * invalid names): the key as received, why, and the reply. Heap, or NULL.
+ */
+char *explain_not_looked_up_json(const char *key, size_t key_len, const char *why);
+
 #endif

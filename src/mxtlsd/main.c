@@ -31,7 +31,9 @@
 #include "store.h"
 #include "sts_cache.h"
 
-#define MXTLSD_VERSION "0.2.0"
+#ifndef MXTLSD_VERSION
+#define MXTLSD_VERSION "unknown" /* meson passes project_version() */
+#endif
 #define EX_USAGE       64
 #define EX_UNAVAILABLE 69
 #define EX_SOFTWARE    70

@@ -162,10 +162,12 @@ static int handle(struct session *s, const char *data, size_t len)
         /* DESIGN.md: parent-domain probes, IP literals and invalid names: NOTFOUND. */
         log_msg(LOG_LEVEL_DEBUG, "%s -> NOTFOUND (%s)", s->key, d.what);
         if (s->explain) {
-            char msg[600];
-            snprintf(msg, sizeof(msg),
-                     "{\"key\":\"not a looked-up next-hop\",\"reply\":\"NOTFOUND \"}");
-            send_reply(s, SOCKETMAP_OK, msg);
+            char *json = explain_not_looked_up_json(key, key_len, d.what);
+            if (json != NULL)
+                send_reply(s, SOCKETMAP_OK, json);
+            else
+                send_reply(s, SOCKETMAP_TEMP, "mxtlsd: out of memory");
+            free(json);
         } else {
             send_reply(s, SOCKETMAP_NOTFOUND, "");
         }

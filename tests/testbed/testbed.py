@@ -515,6 +515,9 @@ def nsd_conf(tb, addr, zones, name="nsd"):
         "  verbosity: 1",
         "  hide-version: yes",
         "  do-ip6: no",
+        # Bursts from one source address (the benchmark's cold run) must
+        # not be rate limited into dropped answers.
+        "  rrl-ratelimit: 0",
         "remote-control:",
         "  control-enable: no",
     ]
