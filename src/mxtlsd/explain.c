@@ -4,6 +4,7 @@
 #include "explain.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <time.h>
 
 /* host_json - one MX host's DANE facts */
@@ -69,7 +70,14 @@ static json_t *sts_json(const struct sts_answer *a)
         json_object_set_new(o, "record_id", json_string(a->id));
     if (a->state == DECIDE_STS_FAILED)
         json_object_set_new(o, "failure", json_string(decide_sts_failure_name(a->failure)));
-    json_object_set_new(o, "why", json_string(a->reason));
+    if (a->state == DECIDE_STS_POLICY && a->policy != NULL) {
+        char why[STS_REASON_MAX];
+        snprintf(why, sizeof(why), "%s policy id %s, mode %s", a->cached ? "cached" : "fetched",
+                 a->policy->id, sts_mode_name(a->policy->policy.mode));
+        json_object_set_new(o, "why", json_string(why));
+    } else {
+        json_object_set_new(o, "why", json_string(a->reason));
+    }
     if (a->policy != NULL) {
         const struct sts_policy *p = &a->policy->policy;
         json_t *mx = json_array();

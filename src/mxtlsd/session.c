@@ -157,7 +157,10 @@ static int handle(struct session *s, const char *data, size_t len)
         key = sp + 1;
         key_len = req.key_len - zone_len - 1;
     }
-    snprintf(s->key, sizeof(s->key), "%.*s", (int)key_len, key);
+    /* For log lines; the socketmap parser already capped key_len. */
+    size_t shown = key_len < sizeof(s->key) ? key_len : sizeof(s->key) - 1;
+    memcpy(s->key, key, shown);
+    s->key[shown] = '\0';
     if (socketmap_nexthop_parse(key, key_len, &nh, &d) != 0) {
         /* DESIGN.md: parent-domain probes, IP literals and invalid names: NOTFOUND. */
         log_msg(LOG_LEVEL_DEBUG, "%s -> NOTFOUND (%s)", s->key, d.what);

@@ -240,27 +240,32 @@ int sts_cache_load(struct sts_cache *c, int64_t t, size_t *n_loaded, size_t *n_i
     return err;
 }
 
+/* copy_text - src into dst[size], cut to fit, always terminated */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* answer_fill - describe entry e in *a for state */
 static void answer_fill(struct sts_answer *a, const struct sts_entry *e,
                         enum decide_sts_state state, bool cached, enum decide_sts_failure failure,
                         const char *id)
 {
-    memset(a, 0, sizeof(*a));
+    /* Every cache hit comes through here: plain copies, no formatting. */
     a->state = state;
+    a->policy = NULL;
     a->cached = cached;
     a->failure = failure;
     a->checked_at = e->checked_at;
-    snprintf(a->id, sizeof(a->id), "%s", id);
+    copy_text(a->id, sizeof(a->id), id);
     if (state != DECIDE_STS_NO_RECORD && e->policy != NULL) {
         a->policy = e->policy;
         a->policy->refs++;
     }
-    if (state == DECIDE_STS_POLICY)
-        snprintf(a->reason, sizeof(a->reason), "%s policy id %s, mode %s",
-                 cached ? "cached" : "fetched", e->policy->id,
-                 sts_mode_name(e->policy->policy.mode));
-    else
-        snprintf(a->reason, sizeof(a->reason), "%s", e->reason);
+    /* A policy's why is its id and mode, which explain.c spells out. */
+    copy_text(a->reason, sizeof(a->reason), state == DECIDE_STS_POLICY ? "" : e->reason);
 }
 
 /* refresh_start - begin a refresh of e; NULL when out of memory or the lookup was refused */
