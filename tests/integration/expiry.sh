@@ -21,6 +21,22 @@
 #               zone) still works at this time
 #   t0 + 2 d 10 min, policy host back with new content: the new policy
 #
+# Then proactive refresh (RFC 8461 §5.1: senders SHOULD refresh a cached
+# policy before it expires; DESIGN: refetch past half its max_age even when
+# the id is unchanged), with a second mxtlsd (proactive_policy_fetching every
+# 2 s, cache_grace 1 day so that a query never re-checks the TXT record
+# itself) and the clock back at t0:
+#   t0          renew.dyn.test fetched (v1: mx.renew..., max_age 86400);
+#               then new content (mx2.renew...) under the same id: two
+#               rounds pass, a query still gets v1 (young policy, same id:
+#               no fetch)
+#   t0 + 13 h   two rounds pass with no query; then the policy host fails.
+#               A query gets the new content: only the background renewal
+#               can have fetched it
+#               then the TXT id changes, the policy host still failing: the
+#               next round's fetch fails, a warning is logged, the cached
+#               policy still applies
+#
 # usage: expiry.sh MXTLSD | --peer (mta-sts-daemon, to check the test)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -116,5 +132,59 @@ sleep 1.5
 got=$(q postfix expire.dyn.test)
 expect_reply "t0+2d+10min: policy host back -> the new policy  [RFC 8461 §3.3; DESIGN: failed fetches are retried after 5 minutes]" \
     "$got" "$(sec mx3.expire.dyn.test)"
+
+# ---------------------------------------------------------------- proactive refresh
+if [ "$MXTLSD" = --peer ]; then
+    done_testing
+    exit
+fi
+stop_pid "$MX_LAST_PID" || true
+move_clock 0
+cfg2=$MX_TMP/mxtlsd-proactive.yml
+mx_config "$cfg2" "$MX_PORT" "$MX_TMP/cache-proactive.db" "cache_grace: $DAY" \
+    "proactive_policy_fetching:" "  enabled: true" "  interval: 2" "  grace_ratio: 2" \
+    "  concurrency_limit: 4"
+mx_start mxtlsd-proactive "$cfg2"
+plog=$MX_TMP/mxtlsd-proactive.log
+
+got=$(q postfix renew.dyn.test)
+expect_reply "proactive t0: renew.dyn.test fetched (v1, max_age 86400)" "$got" "$(sec mx.renew.dyn.test)"
+
+# wait_rounds N: N proactive rounds that queued work finish from now on
+rounds() { grep -c 'proactive refresh: [1-9][0-9]* cached' "$plog" || true; }
+wait_rounds() {
+    local before i
+    before=$(rounds)
+    for ((i = 0; i < 200; i++)); do
+        [ "$(rounds)" -ge $((before + $1)) ] && break
+        sleep 0.1
+    done
+    expect "proactive: $1 refresh rounds ran" test "$(rounds)" -ge $((before + $1))
+}
+set_policy renew.dyn.test "version: STSv1" "mode: enforce" "mx: mx2.renew.dyn.test" "max_age: 86400"
+wait_rounds 2
+got=$(q postfix renew.dyn.test)
+expect_reply "proactive t0: content changed, same id, policy young -> still v1 (no fetch)  [RFC 8461 §3.3: fetch when the id changed]" \
+    "$got" "$(sec mx.renew.dyn.test)"
+
+move_clock $((13 * 3600))
+wait_rounds 3
+fail_policy renew.dyn.test
+got=$(q postfix renew.dyn.test)
+expect_reply "proactive t0+13h: renewed past half max_age in the background (the policy host now fails)  [RFC 8461 §5.1 proactive refresh]" \
+    "$got" "$(sec mx2.renew.dyn.test)"
+
+set_txt _mta-sts.renew.dyn.test "v=STSv1; id=v3"
+dns_reload
+warn='warning: renew.dyn.test: refreshing the cached MTA-STS policy (id v1, mode enforce) failed'
+for ((i = 0; i < 200; i++)); do
+    grep -qF "$warn" "$plog" && break
+    sleep 0.1
+done
+expect "proactive: a failed refresh of the cached enforce policy is logged as a warning" \
+    grep -qF "$warn" "$plog"
+got=$(q postfix renew.dyn.test)
+expect_reply "proactive: refresh failed, the cached policy still applies  [RFC 8461 §3.3]" \
+    "$got" "$(sec mx2.renew.dyn.test)"
 
 done_testing
