@@ -315,6 +315,8 @@ static int start(struct daemon *dm)
     dm->srv.pipeline.dane = dane_cache_new(dm->dns);
     if (dm->srv.pipeline.sts == NULL || dm->srv.pipeline.dane == NULL)
         return EX_SOFTWARE;
+    if (dm->cfg.cache.type == CONFIG_CACHE_INTERNAL)
+        sts_cache_set_limit(dm->srv.pipeline.sts, dm->cfg.cache.cache_size);
     size_t loaded = 0, invalid = 0;
     if (sts_cache_load(dm->srv.pipeline.sts, (int64_t)time(NULL), &loaded, &invalid) < 0)
         return EX_UNAVAILABLE;

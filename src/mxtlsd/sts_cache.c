@@ -38,8 +38,9 @@ struct sts_entry {
     int64_t failed_at;             /* last failed fetch, 0 = none */
     char failed_id[STS_RECORD_ID_MAX + 1];
     enum decide_sts_failure failure;
-    char reason[STS_REASON_MAX]; /* why of the last negative or failed outcome */
-    struct sts_refresh *refresh; /* running refresh, or NULL */
+    char reason[STS_REASON_MAX];     /* why of the last negative or failed outcome */
+    struct sts_refresh *refresh;     /* running refresh, or NULL */
+    struct sts_entry *newer, *older; /* the cache's use order (limit > 0 only) */
 };
 
 struct sts_refresh {
@@ -60,6 +61,8 @@ struct sts_cache {
     struct store *store;
     int64_t grace;
     struct table *entries;
+    size_t limit;                      /* most entries kept, 0 = no limit */
+    struct sts_entry *newest, *oldest; /* use order, kept when limit > 0 */
     struct sts_refresh *running;
     size_t n_running;
     /* proactive refresh queue */
@@ -155,12 +158,70 @@ struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *
     return c;
 }
 
+/* use_unlink - take e out of the use order */
+static void use_unlink(struct sts_cache *c, struct sts_entry *e)
+{
+    if (e->newer != NULL)
+        e->newer->older = e->older;
+    else if (c->newest == e)
+        c->newest = e->older;
+    if (e->older != NULL)
+        e->older->newer = e->newer;
+    else if (c->oldest == e)
+        c->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+/* use_touch - e was just used: make it the newest */
+static void use_touch(struct sts_cache *c, struct sts_entry *e)
+{
+    if (c->limit == 0 || c->newest == e)
+        return;
+    use_unlink(c, e);
+    e->older = c->newest;
+    if (c->newest != NULL)
+        c->newest->newer = e;
+    c->newest = e;
+    if (c->oldest == NULL)
+        c->oldest = e;
+}
+
+/* entry_free - unlink and free e with its policy reference (memory only) */
+static void entry_free(struct sts_cache *c, struct sts_entry *e)
+{
+    use_unlink(c, e);
+    table_delete(c->entries, e->domain);
+    sts_policy_unref(e->policy);
+    free(e);
+}
+
+/*
+ * evict - over the limit: forget the least recently used entries, but not
+ * keep (the one being asked for) nor one with a refresh running (the refresh
+ * and its waiters point at it). Only the internal cache has a limit: it is
+ * what cache_size means there, as in postfix-mta-sts-resolver. With a store
+ * nothing is evicted: memory is the only read path, and a policy dropped from
+ * it could not be applied when a later fetch fails (RFC 8461 §3.3).
+ */
+static void evict(struct sts_cache *c, const struct sts_entry *keep)
+{
+    struct sts_entry *e = c->oldest;
+    while (e != NULL && table_count(c->entries) > c->limit) {
+        struct sts_entry *newer = e->newer;
+        if (e->refresh == NULL && e != keep)
+            entry_free(c, e);
+        e = newer;
+    }
+}
+
 /* entry_get - the entry for domain, created when absent; NULL when out of memory */
 static struct sts_entry *entry_get(struct sts_cache *c, const char *domain)
 {
     struct sts_entry *e = table_get(c->entries, domain);
-    if (e != NULL)
+    if (e != NULL) {
+        use_touch(c, e);
         return e;
+    }
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return NULL;
@@ -169,7 +230,18 @@ static struct sts_entry *entry_get(struct sts_cache *c, const char *domain)
         free(e);
         return NULL;
     }
+    use_touch(c, e);
+    if (c->limit > 0 && table_count(c->entries) > c->limit)
+        evict(c, e);
     return e;
+}
+
+/* sts_cache_set_limit - see sts_cache.h */
+void sts_cache_set_limit(struct sts_cache *c, size_t limit)
+{
+    if (c->store != NULL || table_count(c->entries) > 0)
+        return; /* memory only, and from the start: see evict() */
+    c->limit = limit;
 }
 
 struct load_ctx {
@@ -644,7 +716,9 @@ size_t sts_cache_sweep(struct sts_cache *c)
     struct sweep sw = {now(), NULL, 0};
     table_each(c->entries, collect_idle, &sw);
     for (size_t i = 0; i < sw.n; i++) {
-        free(table_delete(c->entries, sw.keys[i]));
+        struct sts_entry *e = table_get(c->entries, sw.keys[i]);
+        if (e != NULL)
+            entry_free(c, e);
         free(sw.keys[i]);
     }
     free(sw.keys);

@@ -70,6 +70,14 @@ struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *
                                 int64_t cache_grace_s);
 
 /*
+ * sts_cache_set_limit - keep at most limit domains (0: no limit), forgetting
+ * the least recently asked first; a domain with a refresh running is kept.
+ * For a memory-only cache (store NULL) set before first use, like
+ * postfix-mta-sts-resolver's internal cache_size; ignored otherwise.
+ */
+void sts_cache_set_limit(struct sts_cache *c, size_t limit);
+
+/*
  * sts_cache_load - load the persisted policies through store_load. Expired
  * ones are dropped (and deleted from the file). Returns 0 or a negative code.
  */

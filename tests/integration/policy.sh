@@ -150,4 +150,36 @@ got=$(q postfix sameid.dyn.test)
 expect_reply "dynamic: sameid.dyn.test after the restart -> still the cached policy (id unchanged)  [RFC 8461 §5.1]" \
     "$got" "$(sec mx.sameid.dyn.test)"
 
+
+# cache: internal with cache_size 2 (postfix-mta-sts-resolver's key and
+# meaning: an LRU of that many domains). Three domains asked in turn, then
+# the oldest and the newest both get a new id and a failing policy host: the
+# newest still has its cached policy (RFC 8461 §3.3), the oldest was evicted
+# and so has none (no policy: NOTFOUND).
+if [ "$MXTLSD" = --peer ]; then
+    done_testing
+    exit
+fi
+stop_pid "$DAEMON_PID" || true
+lcfg=$MX_TMP/mxtlsd-lru.yml
+mx_config "$lcfg" "$MX_PORT" "$db" "cache_grace: 1"
+sed -i -e 's/^  type: sqlite$/  type: internal/' -e 's/^    filename: .*/    cache_size: 2/' "$lcfg"
+mx_start mxtlsd-lru "$lcfg"
+for d in lru1 lru2 lru3; do
+    got=$(q postfix $d.dyn.test)
+    expect_reply "lru: $d.dyn.test fetched" "$got" "$(sec mx.$d.dyn.test)"
+done
+for d in lru1 lru3; do
+    fail_policy $d.dyn.test
+    set_txt _mta-sts.$d.dyn.test "v=STSv1; id=v2"
+done
+dns_reload
+sleep 2 # past cache_grace
+got=$(q postfix lru3.dyn.test)
+expect_reply "lru: lru3.dyn.test (recently used) new id, policy host 404 -> cached policy  [RFC 8461 §3.3]" \
+    "$got" "$(sec mx.lru3.dyn.test)"
+got=$(q postfix lru1.dyn.test)
+expect_reply "lru: lru1.dyn.test (least recently used of 3, cache_size 2) was evicted: new id, 404 -> no policy" \
+    "$got" NOTFOUND
+
 done_testing
