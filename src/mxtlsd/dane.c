@@ -357,13 +357,39 @@ static void on_answer(const struct dns_answer *a, void *arg)
         gather_done(g);
 }
 
+/*
+ * facts_key - "[]" for a bracketed next-hop, the domain, ':' and the port:
+ * what the facts depend on. Built by hand: this runs for every request.
+ */
+#define DANE_KEY_SIZE (DOMAIN_BUF_SIZE + 16)
+static void facts_key(char *key, const char *domain, bool bracketed, uint16_t port)
+{
+    char *p = key;
+    if (bracketed) {
+        *p++ = '[';
+        *p++ = ']';
+    }
+    size_t n = strnlen(domain, DOMAIN_BUF_SIZE - 1);
+    memcpy(p, domain, n);
+    p += n;
+    *p++ = ':';
+    char digits[8];
+    size_t d = 0;
+    do
+        digits[d++] = (char)('0' + port % 10);
+    while ((port /= 10) != 0);
+    while (d > 0)
+        *p++ = digits[--d];
+    *p = '\0';
+}
+
 /* dane_query - cached facts, or join/start a gathering */
 int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_t port,
                unsigned timeout_ms, struct dane_facts **out, dane_callback cb, void *arg,
                struct dane_wait **wait)
 {
-    char key[DOMAIN_BUF_SIZE + 16];
-    snprintf(key, sizeof(key), "%s%s:%u", bracketed ? "[]" : "", domain, (unsigned)port);
+    char key[DANE_KEY_SIZE];
+    facts_key(key, domain, bracketed, port);
     struct dane_facts *f = table_get(c->facts, key);
     if (f != NULL) {
         if ((int64_t)time(NULL) < f->expires) {
