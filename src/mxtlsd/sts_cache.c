@@ -196,21 +196,26 @@ static void entry_free(struct sts_cache *c, struct sts_entry *e)
 }
 
 /*
- * evict - over the limit: forget the least recently used entries, but not
- * keep (the one being asked for) nor one with a refresh running (the refresh
- * and its waiters point at it). Only the internal cache has a limit: it is
- * what cache_size means there, as in postfix-mta-sts-resolver. With a store
- * nothing is evicted: memory is the only read path, and a policy dropped from
- * it could not be applied when a later fetch fails (RFC 8461 §3.3).
+ * evict - over the limit: forget the least recently used entries, those
+ * without a policy first, but not keep (the one being asked for) nor one with
+ * a refresh running (the refresh and its waiters point at it). Only the
+ * internal cache has a limit: it is what cache_size means there, as in
+ * postfix-mta-sts-resolver. With a store nothing is evicted: memory is the
+ * only read path, and a policy dropped from it could not be applied when a
+ * later fetch fails (RFC 8461 §3.3).
  */
 static void evict(struct sts_cache *c, const struct sts_entry *keep)
 {
-    struct sts_entry *e = c->oldest;
-    while (e != NULL && table_count(c->entries) > c->limit) {
-        struct sts_entry *newer = e->newer;
-        if (e->refresh == NULL && e != keep)
-            entry_free(c, e);
-        e = newer;
+    /* Domains without a policy go first: a burst of new domains must not
+     * push out the enforce policies that protect others (RFC 8461 §3.3). */
+    for (int pass = 0; pass < 2; pass++) {
+        struct sts_entry *e = c->oldest;
+        while (e != NULL && table_count(c->entries) > c->limit) {
+            struct sts_entry *newer = e->newer;
+            if (e->refresh == NULL && e != keep && (pass == 1 || e->policy == NULL))
+                entry_free(c, e);
+            e = newer;
+        }
     }
 }
 
@@ -424,19 +429,24 @@ static void refresh_done(struct sts_refresh *r, enum decide_sts_state state, boo
     /* Detach the waiters first: a callback may start a new query for this domain. */
     struct sts_wait *waiters = r->waiters;
     r->waiters = NULL;
-    char id[STS_RECORD_ID_MAX + 1];
-    snprintf(id, sizeof(id), "%s", r->id);
+    /* One answer, made while e is certainly alive: a callback may answer a
+     * pipelined request for another domain, whose new entry can evict e
+     * (cache_size). Each waiter gets a copy with its own policy reference. */
+    struct sts_answer base;
+    answer_fill(&base, e, state, cached, failure, r->id);
     refresh_free(r);
     while (waiters != NULL) {
         struct sts_wait *w = waiters;
         waiters = w->next;
         if (w->cb != NULL) {
-            struct sts_answer a;
-            answer_fill(&a, e, state, cached, failure, id);
+            struct sts_answer a = base;
+            if (a.policy != NULL)
+                a.policy->refs++;
             w->cb(&a, w->arg);
         }
         free(w);
     }
+    sts_answer_finish(&base);
     if (proactive) {
         c->proactive_active--;
         proactive_next(c);

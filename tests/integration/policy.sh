@@ -182,4 +182,50 @@ got=$(q postfix lru1.dyn.test)
 expect_reply "lru: lru1.dyn.test (least recently used of 3, cache_size 2) was evicted: new id, 404 -> no policy" \
     "$got" NOTFOUND
 
+# Waiters answered after their entry was evicted (cache_size 2): client 2
+# waits on uafa (slow policy), client 1 joins it with a request for uafb
+# pipelined behind, client 3 caches uafx meanwhile. Waiters are answered
+# newest first, so client 1's uafb request runs inside uafa's completion and
+# its new entry evicts uafa (oldest of uafa, uafx, uafb); client 2 must still
+# get uafa's policy, and an ASan build must see no use after free.
+got=$(python3 - "$MX_PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def ns(t):
+    b = t.encode()
+    return str(len(b)).encode() + b":" + b + b","
+def replies(s, n):
+    buf, out = b"", []
+    while len(out) < n:
+        try:
+            chunk = s.recv(65536)
+        except (socket.timeout, ConnectionResetError) as e:
+            out.append(type(e).__name__); break
+        if not chunk:
+            out.append("EOF"); break
+        buf += chunk
+        while b":" in buf:
+            head, rest = buf.split(b":", 1)
+            if len(rest) < int(head) + 1: break
+            out.append(rest[:int(head)].decode()); buf = rest[int(head) + 1:]
+    return out
+c1, c2, c3 = (socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(3))
+c2.sendall(ns("postfix uafa.dyn.test"))
+time.sleep(0.3)
+c1.sendall(ns("postfix uafa.dyn.test") + ns("postfix uafb.dyn.test"))
+time.sleep(0.3)
+c3.sendall(ns("postfix uafx.dyn.test"))
+print("x=" + "|".join(replies(c3, 1)))
+print("c1=" + "|".join(replies(c1, 2)))
+print("c2=" + "|".join(replies(c2, 1)))
+PY
+) || true
+ok_sec() { echo "OK $(sec "mx.$1.dyn.test")"; }
+has "eviction during a refresh: uafx answered meanwhile" "$got" "^x=$(ok_sec uafx)\$"
+has "eviction during a refresh: client 1 gets uafa, then uafb (its entry evicted uafa)" \
+    "$got" "^c1=$(ok_sec uafa)\|$(ok_sec uafb)\$"
+has "eviction during a refresh: client 2, answered after uafa was evicted, still gets uafa's policy" \
+    "$got" "^c2=$(ok_sec uafa)\$"
+expect "eviction during a refresh: the daemon is still running" alive "$MX_LAST_PID"
+
 done_testing
