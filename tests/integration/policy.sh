@@ -227,5 +227,8 @@ has "eviction during a refresh: client 1 gets uafa, then uafb (its entry evicted
 has "eviction during a refresh: client 2, answered after uafa was evicted, still gets uafa's policy" \
     "$got" "^c2=$(ok_sec uafa)\$"
 expect "eviction during a refresh: the daemon is still running" alive "$MX_LAST_PID"
+fetches=$(grep -c 'uafa.dyn.test: MTA-STS policy id v1 fetched' "$MX_TMP/mxtlsd-lru.log" || true)
+check "two clients asking uafa.dyn.test at once shared one fetch (DESIGN: concurrent queries share one lookup)" \
+    "$fetches" 1
 
 done_testing
