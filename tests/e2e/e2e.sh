@@ -27,6 +27,10 @@
 #            after the new TLSA record is published (ctl reload) it is
 #            delivered on a later attempt, verified with the new 3 1 1 digest;
 #            every attempt before the publication was deferred.
+#   11       mxtlsd stopped: a message to good.sts.test (MTA-STS enforce) is
+#            deferred ("client TLS configuration problem": the policy lookup
+#            failed), not delivered with opportunistic TLS; after mxtlsd is
+#            started again it is delivered on a later attempt, verified.
 #   end      the deferred messages are still queued, every attempt made for
 #            them was deferred, and no SMTP peer ever received them; Postfix
 #            stops with no process of the instance left.
@@ -86,6 +90,7 @@ cfg=$MX_TMP/mxtlsd.yml
 # cache_grace 1 s: a cached policy older than that re-checks the TXT id
 mx_config "$cfg" "$MX_PORT" "$MX_TMP/cache.db" "cache_grace: 1"
 mx_start mxtlsd "$cfg"
+daemon_pid=$MX_LAST_PID
 
 # recipients whose local part is "strict" go through the smtp-strict
 # transport, whose policy map is mxtlsd's zone "strict" (strict_testing)
@@ -342,6 +347,36 @@ if [ -n "$qid" ]; then
     fi
     check "7 mx.rot.test: the SMTP peer has one more message than before the rotation" \
         "$(at_rot)" "$((before + 1))"
+fi
+
+# ---------------------------------------------------------------- 11: the policy daemon down
+
+# The hardening guide's failure mode "mta-sts-daemon crash: Postfix falls
+# back to opportunistic TLS for all domains". With mxtlsd down, Postfix's
+# policy lookup fails and it defers instead; once mxtlsd is back the queued
+# message is delivered, verified.
+rc=0
+stop_pid "$daemon_pid" || rc=$?
+check "11 mxtlsd stopped (SIGTERM, status 0)" "$rc" 0
+submit user11@good.sts.test e2e-down
+qid=$QID
+if [ -n "$qid" ]; then
+    expect_deferred 11 user11@good.sts.test "$qid" 1 \
+        "relay=none, .*dsn=4\.7\.5, status=deferred \(client TLS configuration problem\)" \
+        "mxtlsd down: the policy lookup fails, Postfix defers rather than downgrade"
+    mx_start mxtlsd-restarted "$cfg"
+    mark=$(statuses "$qid" user11@good.sts.test)
+    postqueue -c "$PF_DIR" -i "$qid" || true
+    _sent11() { statuses "$qid" user11@good.sts.test | grep -qw sent; }
+    pf_wait "$qid delivered after mxtlsd's restart" _sent11 || true
+    att=$(statuses "$qid" user11@good.sts.test | tr ' ' '\n' | grep -nx sent | head -n 1 | cut -d: -f1)
+    if [ -n "$att" ] && [ "$att" -gt "$(wc -w <<<"$mark")" ]; then
+        expect_delivered 11 user11@good.sts.test "$qid" "$att" true \
+            "matched peername: mx\.good\.sts\.test && Verified TLS connection established to mx\.good\.sts\.test" \
+            "mxtlsd back: the enforce policy applies again"
+    else
+        not_ok "11 user11@good.sts.test: delivered after mxtlsd's restart (attempts: $(statuses "$qid" user11@good.sts.test))"
+    fi
 fi
 
 # ---------------------------------------------------------------- end: nothing leaked
