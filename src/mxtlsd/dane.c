@@ -68,6 +68,7 @@ void dane_facts_unref(struct dane_facts *f)
     for (size_t i = 0; i < f->n_hosts; i++)
         for (size_t j = 0; j < f->hosts[i].n_shown; j++)
             free(f->hosts[i].shown[j].text);
+    free(f->hosts);
     free(f);
 }
 
@@ -137,7 +138,9 @@ static void gather_done(struct dane_gather *g)
     struct dane_facts *f = g->facts;
     int64_t t = (int64_t)time(NULL);
     f->gathered_at = t;
-    if (!g->failed && g->min_ttl > 0) {
+    /* Failed facts are not cached; add_host marks an out-of-memory MX failed. */
+    bool failed = g->failed || f->mx_dns == DECIDE_DNS_FAILED || f->mx_dns == DECIDE_DNS_BOGUS;
+    if (!failed && g->min_ttl > 0) {
         f->expires = t + (g->min_ttl < DANE_TTL_MAX ? g->min_ttl : DANE_TTL_MAX);
         struct dane_facts *old = table_get(c->facts, g->key);
         if (table_put(c->facts, g->key, f) == 0) {
@@ -204,7 +207,11 @@ static void start_tlsa(struct dane_gather *g, size_t i, const char *base)
     start(g, &g->slots[i][2], h->tlsa_name, RR_TLSA);
 }
 
-/* add_host - append a normalised, distinct MX target */
+/*
+ * add_host - append a normalised, distinct MX target. Out of memory, the
+ * MX answer counts as failed: leaving a host out could weaken the decision
+ * (RFC 7672 §2.1.1: fail closed), so the answer becomes TEMP.
+ */
 static void add_host(struct dane_facts *f, const char *name, size_t len)
 {
     char norm[DOMAIN_BUF_SIZE];
@@ -215,6 +222,20 @@ static void add_host(struct dane_facts *f, const char *name, size_t len)
     for (size_t i = 0; i < f->n_hosts; i++)
         if (strcmp(f->hosts[i].name, norm) == 0)
             return;
+    if (f->n_hosts == f->hosts_cap) {
+        size_t cap = f->hosts_cap ? f->hosts_cap * 2 : 2;
+        if (cap > DECIDE_HOSTS_MAX)
+            cap = DECIDE_HOSTS_MAX;
+        struct dane_host *h = realloc(f->hosts, cap * sizeof(*h));
+        if (h == NULL) {
+            f->mx_dns = DECIDE_DNS_FAILED;
+            snprintf(f->mx_why, sizeof(f->mx_why), "out of memory listing the MX hosts");
+            return;
+        }
+        memset(h + f->hosts_cap, 0, (cap - f->hosts_cap) * sizeof(*h));
+        f->hosts = h;
+        f->hosts_cap = cap;
+    }
     memcpy(f->hosts[f->n_hosts++].name, norm, strlen(norm) + 1);
 }
 
@@ -251,7 +272,7 @@ static void on_mx(struct dane_gather *g, const struct dns_answer *a)
                 add_host(f, name, strlen(name));
         }
     }
-    if (a->status != DECIDE_DNS_SECURE)
+    if (f->mx_dns != DECIDE_DNS_SECURE)
         return; /* RFC 7672 §2.2.1: no DANE without a secure MX RRset */
     for (size_t i = 0; i < f->n_hosts; i++)
         start_host(g, i);
@@ -436,7 +457,8 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
             f->mx = DECIDE_MX_BRACKETED; /* DESIGN.md: [host] means no MX lookup */
             f->mx_dns = DECIDE_DNS_SECURE;
             add_host(f, domain, strlen(domain));
-            start_host(g, 0);
+            if (f->n_hosts == 1)
+                start_host(g, 0);
         } else {
             g->mx_slot = (struct dane_slot){g, 0, SLOT_MX};
             start(g, &g->mx_slot, domain, RR_MX);

@@ -65,7 +65,9 @@ struct dane_facts {
     enum decide_dns mx_dns;
     char mx_why[DANE_WHY_MAX];
     size_t n_hosts;
-    struct dane_host hosts[DECIDE_HOSTS_MAX];
+    struct dane_host *hosts; /* n_hosts of them (at most DECIDE_HOSTS_MAX), heap:
+                              * a host is ~3 KiB and most domains have one or two */
+    size_t hosts_cap;
     int64_t gathered_at;
     int64_t expires; /* unix time; 0 = not cacheable */
 };
