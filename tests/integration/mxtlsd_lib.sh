@@ -26,6 +26,7 @@
 # shellcheck source=/dev/null
 . "$(cd "$(dirname "$0")" && pwd)/../testbed/lib.sh"
 
+MX_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MX_TMP=
 MX_PIDS=()
 MX_LAST_PID=
@@ -333,3 +334,7 @@ dns_reload() {
         exit 1
     fi
 }
+
+# jcheck JSON SPEC: the facts SPEC asks for in an explain reply ("PATH=VALUE;
+# PATH~VALUE; ...", see jcheck.py); prints one line per failed item
+jcheck() { python3 "$MX_LIB_DIR/jcheck.py" "$1" "$2"; }
