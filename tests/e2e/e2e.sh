@@ -213,6 +213,19 @@ expect_deferred() {
         "$(printf '%s\n' "$sess" | grep -E "${log%% && *}" | head -n 1 | sed -E 's/^.*postfix\/[a-z\/-]+\[[0-9]+\]: //')"
 }
 
+# retried_sent QID RCPT WHAT: retry QID now (postqueue -i) and wait for its
+# delivery; prints the number of the first attempt that delivered, and fails
+# unless that attempt came after every attempt logged before the retry
+retried_sent() {
+    local qid=$1 rcpt=$2 before att
+    before=$(statuses "$qid" "$rcpt" | wc -w)
+    postqueue -c "$PF_DIR" -i "$qid" || true
+    _sent() { statuses "$qid" "$rcpt" | grep -qw sent; }
+    pf_wait "$qid delivered after $3" _sent || true
+    att=$(statuses "$qid" "$rcpt" | tr ' ' '\n' | grep -nx sent | head -n 1 | cut -d: -f1)
+    [ -n "$att" ] && [ "$att" -gt "$before" ] && echo "$att"
+}
+
 # submit RCPT TAG: sendmail; sets QID to the queue ID (empty, and a failed
 # check, when the message was not accepted)
 QID=
@@ -328,16 +341,12 @@ if [ -n "$qid" ]; then
     if [ -n "$new" ] && [ "$new" != "$old" ]; then ok "7 mx.rot.test: the new TLSA 3 1 1 record is published"; else
         not_ok "7 mx.rot.test: the new TLSA 3 1 1 record is published (old $old, now '$new')"
     fi
-    postqueue -c "$PF_DIR" -i "$qid" || true
     # the attempts logged before the publication were all deferred; a later
     # attempt delivers, verified with the new key
     nb=$(wc -w <<<"$mark")
     check "7 rotated@rot.test: every attempt before the TLSA publication was deferred" \
         "$(tr ' ' '\n' <<<"$mark" | sort -u | paste -sd' ' -)" deferred
-    _sent() { statuses "$qid" rotated@rot.test | grep -qw sent; }
-    pf_wait "$qid delivered after the TLSA publication" _sent || true
-    att=$(statuses "$qid" rotated@rot.test | tr ' ' '\n' | grep -nx sent | head -n 1 | cut -d: -f1)
-    if [ -n "$att" ] && [ "$att" -gt "$nb" ]; then
+    if att=$(retried_sent "$qid" rotated@rot.test "the TLSA publication"); then
         ok "7 rotated@rot.test: delivered on attempt $att, after the publication ($nb deferred before it)"
         expect_delivered 7 rotated@rot.test "$qid" "$att" true \
             "Matched DANE EE certificate at depth 0: 3 1 1 $new && Verified TLS connection established to mx\.rot\.test" \
@@ -365,12 +374,7 @@ if [ -n "$qid" ]; then
         "relay=none, .*dsn=4\.7\.5, status=deferred \(client TLS configuration problem\)" \
         "mxtlsd down: the policy lookup fails, Postfix defers rather than downgrade"
     mx_start mxtlsd-restarted "$cfg"
-    mark=$(statuses "$qid" user11@good.sts.test)
-    postqueue -c "$PF_DIR" -i "$qid" || true
-    _sent11() { statuses "$qid" user11@good.sts.test | grep -qw sent; }
-    pf_wait "$qid delivered after mxtlsd's restart" _sent11 || true
-    att=$(statuses "$qid" user11@good.sts.test | tr ' ' '\n' | grep -nx sent | head -n 1 | cut -d: -f1)
-    if [ -n "$att" ] && [ "$att" -gt "$(wc -w <<<"$mark")" ]; then
+    if att=$(retried_sent "$qid" user11@good.sts.test "mxtlsd's restart"); then
         expect_delivered 11 user11@good.sts.test "$qid" "$att" true \
             "matched peername: mx\.good\.sts\.test && Verified TLS connection established to mx\.good\.sts\.test" \
             "mxtlsd back: the enforce policy applies again"

@@ -3,6 +3,7 @@
 # scenarios/daemon.scn (slot 10 unless TESTBED_SLOT says otherwise), mxtlsd
 # on 127.0.0.1:18601:
 #
+#   - --version: the project's version;
 #   - --check-config: 0 for a good file; 78 and "FILE:LINE: KEY: ..." for an
 #     unknown key and for a bad value;
 #   - several requests written at once (pipelining) are answered in order;
@@ -90,6 +91,9 @@ rc=0; cc_out=$("$MXTLSD" -c "$MX_TMP/bad-port.yml" --check-config 2>&1) || rc=$?
 expect "--check-config: port 99999 exits 78" test "$rc" -eq 78
 has "--check-config: the error names line $line and the key port" \
     "$cc_out" "bad-port.yml:$line: port: 99999 is out of range"
+
+has "--version names the project version meson passed" "$("$MXTLSD" --version)" \
+    '^mxtlsd [0-9]+\.[0-9]+\.[0-9]+$'
 
 mx_start mxtlsd "$cfg"
 pid=$MX_LAST_PID

@@ -181,6 +181,14 @@ expect_reply "lru: lru3.dyn.test (recently used) new id, policy host 404 -> cach
 got=$(q postfix lru1.dyn.test)
 expect_reply "lru: lru1.dyn.test (least recently used of 3, cache_size 2) was evicted: new id, 404 -> no policy" \
     "$got" NOTFOUND
+# Now lru3 (a policy, asked first) and lru1 (no policy, asked last). A third
+# domain, without any record, must evict lru1, not the older lru3: domains
+# without a policy go first, so enforce policies outlive bursts of new names.
+got=$(q postfix notxt.sts.test)
+expect_reply "lru: notxt.sts.test (no record) -> NOTFOUND" "$got" NOTFOUND
+got=$(q postfix lru3.dyn.test)
+expect_reply "lru: lru3.dyn.test kept over the policy-less lru1 although older: cached policy  [RFC 8461 §3.3]" \
+    "$got" "$(sec mx.lru3.dyn.test)"
 
 # Waiters answered after their entry was evicted (cache_size 2): client 2
 # waits on uafa (slow policy), client 1 joins it with a request for uafb
