@@ -38,6 +38,20 @@
 #define DEF_PF_GRACE_RATIO  2.0
 #define DEF_SQLITE_FILENAME MXTLS_STATEDIR "/cache.db"
 #define MAX_AGE_LIMIT_S     31557600 /* RFC 8461 §3.2: max_age is at most a year */
+#define DEF_MAX_CONNECTIONS 1000
+#define DEF_REQUEST_MS      10000
+#define DEF_OUTPUT_HIGH     65536
+#define DEF_STS_DNS_TEMP_S  600
+#define DEF_STORE_QUEUE_MAX 100000
+#define DEF_STORE_LAG_MS    5000
+#define DEF_UB_RANGE        1024
+#define DEF_UB_TCP          10
+#define DEF_UB_QUERIES      1024
+#define DEF_UB_MSG_CACHE    (4u << 20)
+#define DEF_UB_RRSET_CACHE  (8u << 20)
+#define DEF_UB_KEY_CACHE    (2u << 20)
+#define DEF_UB_NEG_CACHE    (1u << 20)
+#define DEF_UB_INFRA_HOSTS  10000
 
 struct ctx {
     yaml_document_t *doc;
@@ -754,9 +768,20 @@ static int sub_cache(struct ctx *c, yaml_node_t *n, const char *path)
 
 #define TOP(f) offsetof(struct mxtls_config, f)
 
+#define UB(f) TOP(resolver.f)
+
 static const struct key_spec resolver_keys[] = {
     {"unbound_config", K_STR, TOP(unbound_config), 0, CONFIG_STR_MAX, 0, NULL},
     {"trust_anchor_file", K_STR, TOP(trust_anchor_file), 0, CONFIG_STR_MAX, 0, NULL},
+    /* libunbound sizing; the bounds are what unbound itself accepts sensibly */
+    {"outgoing_range", K_U32, UB(outgoing_range), 16, 65536, 0, NULL},
+    {"outgoing_num_tcp", K_U32, UB(outgoing_num_tcp), 1, 4096, 0, NULL},
+    {"num_queries_per_thread", K_U32, UB(num_queries_per_thread), 16, 65536, 0, NULL},
+    {"msg_cache_size", K_U32, UB(msg_cache_size), 65536, 1u << 31, 0, NULL},
+    {"rrset_cache_size", K_U32, UB(rrset_cache_size), 65536, 1u << 31, 0, NULL},
+    {"key_cache_size", K_U32, UB(key_cache_size), 65536, 1u << 31, 0, NULL},
+    {"neg_cache_size", K_U32, UB(neg_cache_size), 65536, 1u << 31, 0, NULL},
+    {"infra_cache_numhosts", K_U32, UB(infra_cache_numhosts), 100, 10000000, 0, NULL},
     {NULL, K_SKIP, 0, 0, 0, 0, NULL},
 };
 
@@ -791,6 +816,13 @@ static const struct key_spec top_keys[] = {
     {"zones", K_SUB, 0, 0, 0, 0, sub_zones},
     {"resolver", K_SUB, 0, 0, 0, 0, sub_resolver},
     {"https", K_SUB, 0, 0, 0, 0, sub_https},
+    /* mxtls limits: mxtlsd(8) "LIMITS" */
+    {"max_connections", K_U32, TOP(max_connections), 1, 1000000, 0, NULL},
+    {"request_timeout", K_MS32, TOP(request_timeout_ms), 100, 3600000, 0, NULL},
+    {"output_high_water", K_U32, TOP(output_high_water), 1024, 1u << 26, 0, NULL},
+    {"sts_resolver_failure_temp", K_U32, TOP(sts_resolver_failure_temp_s), 0, 86400, 0, NULL},
+    {"store_queue_max", K_U32, TOP(store_queue_max), 1, 10000000, 0, NULL},
+    {"store_lag_warning", K_MS32, TOP(store_lag_warning_ms), 100, 3600000, 0, NULL},
     /* Zone keys at the top level are a common slip; say where they go. */
     {"strict_testing", K_ZONEKEY, 0, 0, 0, 0, NULL},
     {"timeout", K_ZONEKEY, 0, 0, 0, 0, NULL},
@@ -908,6 +940,20 @@ static int defaults(struct mxtls_config *cfg)
     cfg->cache.socket_timeout_ms = DEF_REDIS_TIMEOUT;
     cfg->cache.socket_connect_timeout_ms = DEF_REDIS_TIMEOUT;
     zone_defaults(&cfg->default_zone);
+    cfg->resolver.outgoing_range = DEF_UB_RANGE;
+    cfg->resolver.outgoing_num_tcp = DEF_UB_TCP;
+    cfg->resolver.num_queries_per_thread = DEF_UB_QUERIES;
+    cfg->resolver.msg_cache_size = DEF_UB_MSG_CACHE;
+    cfg->resolver.rrset_cache_size = DEF_UB_RRSET_CACHE;
+    cfg->resolver.key_cache_size = DEF_UB_KEY_CACHE;
+    cfg->resolver.neg_cache_size = DEF_UB_NEG_CACHE;
+    cfg->resolver.infra_cache_numhosts = DEF_UB_INFRA_HOSTS;
+    cfg->max_connections = DEF_MAX_CONNECTIONS;
+    cfg->request_timeout_ms = DEF_REQUEST_MS;
+    cfg->output_high_water = DEF_OUTPUT_HIGH;
+    cfg->sts_resolver_failure_temp_s = DEF_STS_DNS_TEMP_S;
+    cfg->store_queue_max = DEF_STORE_QUEUE_MAX;
+    cfg->store_lag_warning_ms = DEF_STORE_LAG_MS;
     cfg->host = strdup(DEF_HOST);
     cfg->cache.filename = strdup(DEF_SQLITE_FILENAME);
     if (cfg->host == NULL || cfg->cache.filename == NULL) {

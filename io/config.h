@@ -5,8 +5,11 @@
  * mta-sts-daemon.yml with the same keys and meanings (host, port, path, mode,
  * reuse_port, shutdown_timeout, cache_grace, cache, proactive_policy_fetching,
  * default_zone, zones; see mta-sts-daemon.yml(5)), plus mxtls keys:
- * resolver.unbound_config, resolver.trust_anchor_file, https.ca_file and the
- * per-zone tlsrpt and dane switches. Every scalar is typed and range-checked;
+ * resolver.unbound_config, resolver.trust_anchor_file, the resolver's
+ * sizing (resolver.outgoing_range ...), https.ca_file, the per-zone tlsrpt
+ * and dane switches, and the limits max_connections, request_timeout,
+ * output_high_water, sts_resolver_failure_temp, store_queue_max and
+ * store_lag_warning. Every scalar is typed and range-checked;
  * an unknown key, a bad value, a duplicate key, an alias or an explicit tag is
  * a load error naming the file, the line and the key path (for example
  * "/etc/mta-sts-daemon.yml:12: zones.myzone.timeout: ..."). Booleans accept
@@ -83,6 +86,23 @@ struct config_proactive {
     double grace_ratio;         /* skip entries younger than interval/ratio; default 2.0 */
 };
 
+/*
+ * resolver: libunbound sizing (unbound.conf(5) options of the same names
+ * with '-' for '_'), applied before resolver.unbound_config so that file
+ * still has the last word. The library's own defaults (16 ports, 2 TCP,
+ * 1 MB caches) starve under a few dozen slow lookups.
+ */
+struct config_resolver {
+    uint32_t outgoing_range;         /* UDP ports in use at once; default 1024 */
+    uint32_t outgoing_num_tcp;       /* TCP connections at once; default 10 */
+    uint32_t num_queries_per_thread; /* queries in progress; default 1024 */
+    uint32_t msg_cache_size;         /* bytes; default 4 MiB */
+    uint32_t rrset_cache_size;       /* bytes; default 8 MiB */
+    uint32_t key_cache_size;         /* bytes; default 2 MiB */
+    uint32_t neg_cache_size;         /* bytes; default 1 MiB */
+    uint32_t infra_cache_numhosts;   /* servers remembered; default 10000 */
+};
+
 struct mxtls_config {
     char *host;                   /* TCP listen address; default "127.0.0.1" */
     uint16_t port;                /* default 8461 */
@@ -99,6 +119,14 @@ struct mxtls_config {
     char *unbound_config;    /* resolver.unbound_config; NULL = libunbound defaults */
     char *trust_anchor_file; /* resolver.trust_anchor_file; NULL = none */
     char *ca_file;           /* https.ca_file; NULL = the system store */
+    struct config_resolver resolver;
+    /* mxtls limits (issue 17: each limit is a key with a sane default) */
+    uint32_t max_connections;             /* Postfix connections at once; default 1000 */
+    uint32_t request_timeout_ms;          /* a request's deadline from its first byte; 10 s */
+    uint32_t output_high_water;           /* stop reading a connection above this; 64 KiB */
+    uint32_t sts_resolver_failure_temp_s; /* TEMP while our DNS fails a policy host; 600 */
+    uint32_t store_queue_max;             /* cache writes queued at most; default 100000 */
+    uint32_t store_lag_warning_ms;        /* warn when the oldest write waits longer; 5 s */
 };
 
 /*

@@ -74,6 +74,34 @@ static long long get_int(const struct mxtls_config *c, const char *f)
         return c->default_zone.dane;
     if (!strcmp(f, "nzones"))
         return (long long)c->nzones;
+    if (!strcmp(f, "ub.outgoing_range"))
+        return c->resolver.outgoing_range;
+    if (!strcmp(f, "ub.outgoing_num_tcp"))
+        return c->resolver.outgoing_num_tcp;
+    if (!strcmp(f, "ub.num_queries_per_thread"))
+        return c->resolver.num_queries_per_thread;
+    if (!strcmp(f, "ub.msg_cache_size"))
+        return c->resolver.msg_cache_size;
+    if (!strcmp(f, "ub.rrset_cache_size"))
+        return c->resolver.rrset_cache_size;
+    if (!strcmp(f, "ub.key_cache_size"))
+        return c->resolver.key_cache_size;
+    if (!strcmp(f, "ub.neg_cache_size"))
+        return c->resolver.neg_cache_size;
+    if (!strcmp(f, "ub.infra_cache_numhosts"))
+        return c->resolver.infra_cache_numhosts;
+    if (!strcmp(f, "max_connections"))
+        return c->max_connections;
+    if (!strcmp(f, "request_timeout_ms"))
+        return c->request_timeout_ms;
+    if (!strcmp(f, "output_high_water"))
+        return c->output_high_water;
+    if (!strcmp(f, "sts_resolver_failure_temp_s"))
+        return c->sts_resolver_failure_temp_s;
+    if (!strcmp(f, "store_queue_max"))
+        return c->store_queue_max;
+    if (!strcmp(f, "store_lag_warning_ms"))
+        return c->store_lag_warning_ms;
     if (!strcmp(f, "z0.timeout_ms") && z0)
         return z0->timeout_ms;
     if (!strcmp(f, "z0.strict_testing") && z0)
@@ -319,6 +347,52 @@ static const struct load_case load_cases[] = {
     {"https.ca_file unset: the system store", "", 0, "ca_file", 0, NULL},
     {"resolver unknown key", "resolver: {forwarder: 1.1.1.1}\n", MXTLS_EINVAL, NULL, 0,
      "resolver.forwarder: unknown key"},
+
+    /* Issue 17: limits are keys with sane defaults (mxtlsd(8) LIMITS). */
+    {"resolver sized for a server: outgoing_range 1024, not libunbound's 16", "", 0,
+     "ub.outgoing_range", 1024, NULL},
+    {"default outgoing_num_tcp 10, not libunbound's 2", "", 0, "ub.outgoing_num_tcp", 10, NULL},
+    {"default num_queries_per_thread 1024", "", 0, "ub.num_queries_per_thread", 1024, NULL},
+    {"default msg_cache_size 4 MiB", "", 0, "ub.msg_cache_size", 4194304, NULL},
+    {"default rrset_cache_size 8 MiB", "", 0, "ub.rrset_cache_size", 8388608, NULL},
+    {"default key_cache_size 2 MiB", "", 0, "ub.key_cache_size", 2097152, NULL},
+    {"default neg_cache_size 1 MiB", "", 0, "ub.neg_cache_size", 1048576, NULL},
+    {"default infra_cache_numhosts 10000", "", 0, "ub.infra_cache_numhosts", 10000, NULL},
+    {"resolver.outgoing_range set", "resolver: {outgoing_range: 4096}\n", 0, "ub.outgoing_range",
+     4096, NULL},
+    {"resolver.outgoing_range below 16 refused", "resolver: {outgoing_range: 8}\n", MXTLS_EINVAL,
+     NULL, 0, "resolver.outgoing_range: 8 is out of range [16, 65536]"},
+    {"resolver.num_queries_per_thread set", "resolver: {num_queries_per_thread: 2048}\n", 0,
+     "ub.num_queries_per_thread", 2048, NULL},
+    {"resolver.msg_cache_size set in bytes", "resolver: {msg_cache_size: 16777216}\n", 0,
+     "ub.msg_cache_size", 16777216, NULL},
+    {"resolver.msg_cache_size with a unit suffix refused (bytes only)",
+     "resolver: {msg_cache_size: 4m}\n", MXTLS_EINVAL, NULL, 0, "is not a decimal integer"},
+    {"resolver.infra_cache_numhosts set", "resolver: {infra_cache_numhosts: 50000}\n", 0,
+     "ub.infra_cache_numhosts", 50000, NULL},
+    {"default max_connections 1000", "", 0, "max_connections", 1000, NULL},
+    {"max_connections set", "max_connections: 200\n", 0, "max_connections", 200, NULL},
+    {"max_connections 0 refused", "max_connections: 0\n", MXTLS_EINVAL, NULL, 0,
+     "max_connections: 0 is out of range"},
+    {"default request_timeout 10 s from the first byte", "", 0, "request_timeout_ms", 10000, NULL},
+    {"request_timeout in seconds, fractions allowed", "request_timeout: 2.5\n", 0,
+     "request_timeout_ms", 2500, NULL},
+    {"request_timeout below 0.1 s refused", "request_timeout: 0.05\n", MXTLS_EINVAL, NULL, 0,
+     "request_timeout: 0.05 is out of range"},
+    {"default output_high_water 64 KiB", "", 0, "output_high_water", 65536, NULL},
+    {"output_high_water set", "output_high_water: 4096\n", 0, "output_high_water", 4096, NULL},
+    {"output_high_water below one reply refused", "output_high_water: 100\n", MXTLS_EINVAL, NULL, 0,
+     "output_high_water: 100 is out of range"},
+    {"default sts_resolver_failure_temp 600 s", "", 0, "sts_resolver_failure_temp_s", 600, NULL},
+    {"sts_resolver_failure_temp 0 turns it off", "sts_resolver_failure_temp: 0\n", 0,
+     "sts_resolver_failure_temp_s", 0, NULL},
+    {"sts_resolver_failure_temp above a day refused", "sts_resolver_failure_temp: 86401\n",
+     MXTLS_EINVAL, NULL, 0, "is out of range [0, 86400]"},
+    {"default store_queue_max 100000", "", 0, "store_queue_max", 100000, NULL},
+    {"store_queue_max set", "store_queue_max: 500\n", 0, "store_queue_max", 500, NULL},
+    {"default store_lag_warning 5 s", "", 0, "store_lag_warning_ms", 5000, NULL},
+    {"store_lag_warning in seconds", "store_lag_warning: 1.5\n", 0, "store_lag_warning_ms", 1500,
+     NULL},
 
     /* Unknown, misplaced, duplicated, structural. */
     {"unknown top-level key names key and line", "port: 1\nfoo: bar\n", MXTLS_EINVAL, NULL, 0,
