@@ -13,7 +13,11 @@
 
 #include <stdio.h>
 
-#define MXTLS_EX_USAGE 64 /* sysexits.h EX_USAGE: bad options or arguments */
+#define MXTLS_EX_USAGE    64 /* sysexits.h EX_USAGE: bad options or arguments */
+#define MXTLS_EX_DATAERR  65 /* sysexits.h EX_DATAERR: input data refused (a file, a value) */
+#define MXTLS_EX_NOINPUT  66 /* sysexits.h EX_NOINPUT: an input file cannot be read */
+#define MXTLS_EX_SOFTWARE 70 /* sysexits.h EX_SOFTWARE: internal error (out of memory, a bug) */
+#define MXTLS_EX_IOERR    74 /* sysexits.h EX_IOERR: output could not be written */
 
 /*
  * cmd_query - `mxtls query [--json] [-c CONFIG] [--zone NAME] [--direct]
@@ -24,5 +28,25 @@ int cmd_query(int argc, char **argv);
 
 /* cmd_query_usage - its help text. */
 void cmd_query_usage(FILE *fp);
+
+/*
+ * cmd_tlsa - `mxtls tlsa gen [OPTIONS] (--cert FILE | --key FILE)...`: the
+ * TLSA records to publish for a certificate or key (cmd_tlsa.c). Exit: 0,
+ * 64 usage, 65 bad certificate or key data, 66 unreadable file.
+ */
+int cmd_tlsa(int argc, char **argv);
+
+/* cmd_tlsa_usage - its help text. */
+void cmd_tlsa_usage(FILE *fp);
+
+/*
+ * cmd_sts - `mxtls sts gen --mx PATTERN... --mode M --max-age S ...`: the
+ * MTA-STS policy file, its TXT record and the TLS-RPT record (cmd_sts.c).
+ * Exit: 0, 64 usage, 65 a value mxtlsd would reject.
+ */
+int cmd_sts(int argc, char **argv);
+
+/* cmd_sts_usage - its help text. */
+void cmd_sts_usage(FILE *fp);
 
 #endif

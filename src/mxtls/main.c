@@ -23,6 +23,8 @@ struct command {
 
 static const struct command commands[] = {
     {"query", cmd_query, cmd_query_usage, "what mxtlsd answers Postfix for a next-hop, and why"},
+    {"tlsa", cmd_tlsa, cmd_tlsa_usage, "gen: the TLSA records for a certificate or key"},
+    {"sts", cmd_sts, cmd_sts_usage, "gen: the MTA-STS policy file, its TXT and TLS-RPT records"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
