@@ -18,6 +18,7 @@
 #define MXTLS_EX_NOINPUT  66 /* sysexits.h EX_NOINPUT: an input file cannot be read */
 #define MXTLS_EX_SOFTWARE 70 /* sysexits.h EX_SOFTWARE: internal error (out of memory, a bug) */
 #define MXTLS_EX_IOERR    74 /* sysexits.h EX_IOERR: output could not be written */
+#define MXTLS_EX_TEMPFAIL 75 /* sysexits.h EX_TEMPFAIL: try again later (a busy store) */
 
 /*
  * cmd_query - `mxtls query [--json] [-c CONFIG] [--zone NAME] [--direct]
@@ -48,5 +49,16 @@ int cmd_sts(int argc, char **argv);
 
 /* cmd_sts_usage - its help text. */
 void cmd_sts_usage(FILE *fp);
+
+/*
+ * cmd_tlsrpt - `mxtls tlsrpt ingest|summary|html|serve`: the receiving side of
+ * SMTP TLS reporting, RFC 8460 (cmd_tlsrpt.c). Exit: 0; ingest 65 an input
+ * refused, 66 unreadable, 75 the store failed; 64 usage; summary, html and
+ * serve 74 store or output.
+ */
+int cmd_tlsrpt(int argc, char **argv);
+
+/* cmd_tlsrpt_usage - its help text. */
+void cmd_tlsrpt_usage(FILE *fp);
 
 #endif

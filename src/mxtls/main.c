@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"query", cmd_query, cmd_query_usage, "what mxtlsd answers Postfix for a next-hop, and why"},
     {"tlsa", cmd_tlsa, cmd_tlsa_usage, "gen: the TLSA records for a certificate or key"},
     {"sts", cmd_sts, cmd_sts_usage, "gen: the MTA-STS policy file, its TXT and TLS-RPT records"},
+    {"tlsrpt", cmd_tlsrpt, cmd_tlsrpt_usage,
+     "ingest, summary, html, serve: the TLS reports (RFC 8460) sent to you"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
