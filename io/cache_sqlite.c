@@ -50,11 +50,57 @@ static int map_err(int rc)
     }
 }
 
-/* db_fail - fill diag from the connection's last error */
+/*
+ * os_cause - what the operating system said behind an SQLite failure, for the
+ * operator: a full disk, a directory the daemon's user cannot write (SQLite
+ * creates FILE-wal and FILE-shm beside the file), a read-only file system.
+ * "" when SQLite's own text says it all.
+ */
+static const char *os_cause(int rc, int sys_errno)
+{
+    switch (sys_errno) {
+    case ENOSPC:
+        return " (ENOSPC: the file system is full)";
+    case EDQUOT:
+        return " (EDQUOT: the disk quota is exhausted)";
+    case EACCES:
+    case EPERM:
+        return " (EACCES: permission denied: the daemon's user must be able to write the file and "
+               "its directory, where SQLite creates FILE-wal and FILE-shm)";
+    case EROFS:
+        return " (EROFS: read-only file system)";
+    default:
+        break;
+    }
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return " (the file system is full)";
+    case SQLITE_READONLY:
+        return " (not writable: the file, or its directory where SQLite creates FILE-wal and "
+               "FILE-shm, does not let the daemon's user write)";
+    case SQLITE_NOTADB:
+        return " (not an SQLite database)";
+    default:
+        return "";
+    }
+}
+
+/* db_fail - fill diag from the connection's last error and its OS cause */
 static int db_fail(const struct cache_sqlite *c, int rc, const char *doing, struct mxtls_diag *diag)
 {
-    return mxtls_diag_set(diag, map_err(rc), 0, "%s: %s: %s", c->path, doing,
-                          c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    /* The OS error is kept by SQLite until the next one: it explains only
+     * failures that come from the OS (I/O, open, full), not a later BUSY. */
+    int primary = rc & 0xff;
+    int sys = c->db != NULL && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
+                                primary == SQLITE_FULL)
+                  ? sqlite3_system_errno(c->db)
+                  : 0;
+    int code = map_err(rc);
+
+    if (sys == ENOSPC || sys == EDQUOT || (rc & 0xff) == SQLITE_FULL)
+        code = MXTLS_EIO;
+    return mxtls_diag_set(diag, code, 0, "%s: %s: %s%s", c->path, doing,
+                          c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), os_cause(rc, sys));
 }
 
 /* id_valid - RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT), within len octets */
@@ -124,7 +170,7 @@ static int read_version(struct cache_sqlite *c, int *v, struct mxtls_diag *diag)
         }
     }
     if (rc != SQLITE_OK)
-        rc = db_fail(c, rc, "reading the schema version (not an SQLite database?)", diag);
+        rc = db_fail(c, rc, "reading the schema version", diag);
     sqlite3_finalize(st);
     return rc;
 }
@@ -258,8 +304,9 @@ fail:
     return rc;
 }
 
-/* check_policy - parse text and return its canonical form in *canon */
-static int check_policy(const char *text, size_t len, char **canon, struct mxtls_diag *diag)
+/* check_policy - parse text and return its canonical form in *canon, the parsed policy in *keep */
+static int check_policy(const char *text, size_t len, char **canon, struct sts_policy *keep,
+                        struct mxtls_diag *diag)
 {
     struct sts_policy p;
     int rc;
@@ -274,7 +321,10 @@ static int check_policy(const char *text, size_t len, char **canon, struct mxtls
     if ((rc = sts_policy_parse(text, len, &p, diag)) != 0)
         return rc;
     *canon = sts_policy_format(&p);
-    sts_policy_finish(&p);
+    if (keep != NULL && *canon != NULL)
+        *keep = p; /* cache_sqlite_each: parsed once, handed to its callback */
+    else
+        sts_policy_finish(&p);
     if (*canon == NULL)
         return mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "cache: out of memory");
     return 0;
@@ -300,7 +350,7 @@ int cache_sqlite_put(struct cache_sqlite *c, const struct cache_entry *e, struct
                               "%s: id is not 1 to 32 letters and digits (RFC 8461 §3.1)", dom);
     if (e->fetched_at < 0 || e->checked_at < 0 || e->failed_at < 0)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "%s: negative timestamp", dom);
-    if ((rc = check_policy(e->policy_text, e->policy_len, &canon, diag)) != 0)
+    if ((rc = check_policy(e->policy_text, e->policy_len, &canon, NULL, diag)) != 0)
         return rc;
 
     sqlite3_reset(c->put);
@@ -320,7 +370,7 @@ int cache_sqlite_put(struct cache_sqlite *c, const struct cache_entry *e, struct
 
 /* load_row - validate the current row of st into *out; ENOTFOUND if bad */
 static int load_row(const struct cache_sqlite *c, sqlite3_stmt *st, struct cache_entry *out,
-                    struct mxtls_diag *diag)
+                    struct sts_policy *keep, struct mxtls_diag *diag)
 {
     const char *dom, *id, *text;
     size_t dlen, idlen, tlen;
@@ -369,7 +419,7 @@ static int load_row(const struct cache_sqlite *c, sqlite3_stmt *st, struct cache
                             c->path, out->domain);
         goto bad;
     }
-    if ((rc = check_policy(text, tlen, &canon, diag)) != 0) {
+    if ((rc = check_policy(text, tlen, &canon, keep, diag)) != 0) {
         if (rc == MXTLS_ENOMEM)
             goto bad;
         /* keep the parser's reason, say where it came from */
@@ -410,7 +460,7 @@ int cache_sqlite_get(struct cache_sqlite *c, const char *domain, struct cache_en
     if (rc == SQLITE_OK)
         rc = sqlite3_step(c->get);
     if (rc == SQLITE_ROW)
-        rc = load_row(c, c->get, out, diag);
+        rc = load_row(c, c->get, out, NULL, diag);
     else if (rc == SQLITE_DONE)
         rc = mxtls_diag_set(diag, MXTLS_ENOTFOUND, 0, "%s: no cached policy", dom);
     else
@@ -445,11 +495,16 @@ int cache_sqlite_delete(struct cache_sqlite *c, const char *domain, struct mxtls
     return rc;
 }
 
-/* cache_sqlite_each - call cb for every valid row, counting invalid ones */
+/*
+ * cache_sqlite_each - call cb for every valid row, counting invalid ones. Each
+ * row's policy is parsed once, to validate it, and the parsed policy goes to
+ * the callback with the row (e->policy), so a loader need not parse again.
+ */
 int cache_sqlite_each(struct cache_sqlite *c, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
                       struct mxtls_diag *diag)
 {
     struct cache_entry e;
+    struct sts_policy pol;
     size_t bad = 0;
     int rc;
 
@@ -470,14 +525,17 @@ int cache_sqlite_each(struct cache_sqlite *c, cache_sqlite_each_fn cb, void *arg
             break;
         }
         /* only the first bad row's reason reaches the caller's diag */
-        rc = load_row(c, c->all, &e, bad == 0 ? diag : NULL);
+        rc = load_row(c, c->all, &e, &pol, bad == 0 ? diag : NULL);
         if (rc == MXTLS_ENOTFOUND) {
             bad++;
             continue;
         }
         if (rc != 0)
             break;
+        e.policy = &pol; /* the callback may move it out (setting NULL) */
         rc = cb(&e, arg);
+        if (e.policy != NULL)
+            sts_policy_finish(e.policy);
         cache_entry_finish(&e);
         if (rc != 0)
             break; /* the callback's value */
@@ -485,5 +543,66 @@ int cache_sqlite_each(struct cache_sqlite *c, cache_sqlite_each_fn cb, void *arg
     sqlite3_reset(c->all);
     if (n_invalid != NULL)
         *n_invalid = bad;
+    return rc;
+}
+
+/* cache_sqlite_set_busy_timeout - how long a statement waits for a lock */
+void cache_sqlite_set_busy_timeout(struct cache_sqlite *c, unsigned ms)
+{
+    if (c != NULL)
+        sqlite3_busy_timeout(c->db, ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
+/* cache_sqlite_begin - BEGIN IMMEDIATE: take the write lock now */
+int cache_sqlite_begin(struct cache_sqlite *c, struct mxtls_diag *diag)
+{
+    int rc;
+
+    if (c == NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache");
+    rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(c, rc, "starting a transaction", diag);
+}
+
+/* cache_sqlite_commit - COMMIT; on failure the transaction is rolled back */
+int cache_sqlite_commit(struct cache_sqlite *c, struct mxtls_diag *diag)
+{
+    int rc;
+
+    if (c == NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache");
+    rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    rc = db_fail(c, rc, "committing", diag);
+    cache_sqlite_rollback(c);
+    return rc;
+}
+
+/* cache_sqlite_rollback - abandon the open transaction, if any */
+void cache_sqlite_rollback(struct cache_sqlite *c)
+{
+    if (c != NULL && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* cache_sqlite_count - rows in the table, valid or not */
+int cache_sqlite_count(struct cache_sqlite *c, size_t *n, struct mxtls_diag *diag)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (c == NULL || n == NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache or output");
+    *n = 0;
+    rc = sqlite3_prepare_v2(c->db, "SELECT count(*) FROM sts_policy", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 v = sqlite3_column_int64(st, 0);
+
+        *n = v > 0 ? (size_t)v : 0;
+        rc = SQLITE_OK;
+    }
+    rc = rc == SQLITE_OK ? 0 : db_fail(c, rc, "counting the rows", diag);
+    sqlite3_finalize(st);
     return rc;
 }

@@ -21,9 +21,10 @@
  *
  * Failures: 0 or a negative MXTLS_E* code with diag filled: MXTLS_EINVAL for a
  * bad argument or a newer schema, MXTLS_EIO for an unusable file (cannot be
- * opened, not a database, I/O error, corruption), MXTLS_EAGAIN when the database stayed locked past
- * the busy timeout, MXTLS_ENOMEM, MXTLS_ETOOLONG (policy text over the cap), and MXTLS_ENOTFOUND
- * for an absent (or invalid) entry. Nothing logs or exits.
+ * opened, not a database, I/O error, corruption, a full disk; the message
+ * names the operating system's cause: ENOSPC, EACCES, EROFS), MXTLS_EAGAIN when the database stayed
+ * locked past the busy timeout, MXTLS_ENOMEM, MXTLS_ETOOLONG (policy text over the cap), and
+ * MXTLS_ENOTFOUND for an absent (or invalid) entry. Nothing logs or exits.
  */
 #ifndef MXTLS_IO_CACHE_SQLITE_H
 #define MXTLS_IO_CACHE_SQLITE_H
@@ -50,6 +51,10 @@ struct cache_entry {
     int64_t failed_at;              /* last failed fetch, 0 = none */
     char *policy_text;              /* canonical policy, NUL-terminated, owned */
     size_t policy_len;              /* octets in policy_text, <= STS_POLICY_BODY_MAX */
+    /* cache_sqlite_each only (NULL elsewhere): policy_text already parsed,
+     * valid during the callback, which may move *policy out and set this to
+     * NULL (it then owns it: sts_policy_finish); otherwise it is finished */
+    struct sts_policy *policy;
 };
 
 /*
@@ -109,6 +114,27 @@ int cache_sqlite_delete(struct cache_sqlite *c, const char *domain, struct mxtls
  */
 int cache_sqlite_each(struct cache_sqlite *c, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
                       struct mxtls_diag *diag);
+
+/*
+ * cache_sqlite_set_busy_timeout - how long a statement waits for a lock held
+ * by another connection before it fails with MXTLS_EAGAIN (the cache.timeout
+ * setting; CACHE_SQLITE_BUSY_MS until set).
+ */
+void cache_sqlite_set_busy_timeout(struct cache_sqlite *c, unsigned ms);
+
+/*
+ * cache_sqlite_begin, cache_sqlite_commit, cache_sqlite_rollback - group puts
+ * and deletes in one transaction (one lock, one sync: a batch of writes costs
+ * about what one does). begin takes the write lock at once (BEGIN IMMEDIATE)
+ * and fails with MXTLS_EAGAIN when it stays locked past the busy timeout; a
+ * failed commit rolls back. rollback without a transaction is a no-op.
+ */
+int cache_sqlite_begin(struct cache_sqlite *c, struct mxtls_diag *diag);
+int cache_sqlite_commit(struct cache_sqlite *c, struct mxtls_diag *diag);
+void cache_sqlite_rollback(struct cache_sqlite *c);
+
+/* cache_sqlite_count - the number of rows, valid or not, into *n. */
+int cache_sqlite_count(struct cache_sqlite *c, size_t *n, struct mxtls_diag *diag);
 
 /* cache_entry_finish - free what e owns (policy_text) and leave it empty. */
 void cache_entry_finish(struct cache_entry *e);

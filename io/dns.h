@@ -16,6 +16,24 @@
  * when validation failed, FAILED for SERVFAIL, any rcode other than NOERROR
  * and NXDOMAIN, a libunbound error or the deadline, otherwise INSECURE.
  *
+ * No silent downgrade (issue 17): dns_new refuses a trust anchor file that is
+ * empty, unreadable or holds no DS/DNSKEY record, and a missing default root
+ * key. At run time the resolver must prove that validation is in effect: the
+ * DNSKEY RRset of some configured trust point (or any answer) must come back
+ * SECURE. Until it has, an INSECURE answer is held back until that probe ends;
+ * when no trust point validates, INSECURE answers become FAILED ("DNSSEC
+ * validation is not in effect"), so mxtlsd answers TEMP instead of treating
+ * every domain as unsigned.
+ *
+ * Sizing (issue 17): libunbound's library defaults (16 outgoing UDP ports, 2
+ * TCP, 1 MB caches) let a few dozen lookups towards a silent server starve
+ * every other lookup. dns_new applies struct config_resolver with
+ * ub_ctx_set_option BEFORE loading unbound_config, so the operator's file has
+ * the last word. Cancelling a lookup (dns_cancel, a deadline) only forgets it
+ * here: libunbound's background thread keeps resolving it (ub_cancel just
+ * marks the query; its outgoing port and mesh state are freed when the
+ * resolution ends by itself), so capacity comes from the sizing.
+ *
  * Failures of dns_new/dns_lookup return NULL or a negative MXTLS_E* code
  * (diag.h); failures of a lookup arrive in its callback as DECIDE_DNS_FAILED
  * with a reason. Nothing here logs or exits.
@@ -27,11 +45,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "mxtls/decide.h"
 #include "mxtls/diag.h"
 
 struct event_base;
 struct dns;
+struct dns_query;
 
 #define DNS_DEFAULT_TIMEOUT_MS   4000   /* per-lookup deadline; config.h's default */
 #define DNS_MAX_TIMEOUT_MS       600000 /* larger values are clamped to this */
@@ -68,16 +88,32 @@ struct dns_answer {
 typedef void (*dns_callback)(const struct dns_answer *answer, void *arg);
 
 /*
- * dns_new - create a resolver bound to base. unbound_config, when not NULL, is
- * an unbound.conf(5) file loaded with ub_ctx_config (e.g. a stub zone and
- * trust-anchor-file). trust_anchor_file, when not NULL, is added with
- * ub_ctx_add_ta_file; when NULL, DNS_DEFAULT_TRUST_ANCHOR (the root key) is
- * added, so with neither argument lookups validate from the root. Returns the
- * resolver, or NULL with diag filled (unreadable configuration, libunbound or
- * libevent failure). The caller frees it with dns_free before freeing base.
+ * dns_check_trust_anchor - is path (NULL: DNS_DEFAULT_TRUST_ANCHOR) a usable
+ * trust anchor file: not empty as a name, readable, at most 1 MiB, with at
+ * least one DS or DNSKEY record in zone-file syntax (RFC 4033 §2: a trust
+ * anchor is a DS or DNSKEY RR)? Returns 0, or MXTLS_EINVAL (empty name, no
+ * record) / MXTLS_EIO (cannot read) / MXTLS_ETOOLONG with diag naming the
+ * file and the reason. Blocks (reads a file): for startup only.
+ */
+int dns_check_trust_anchor(const char *path, struct mxtls_diag *diag);
+
+/*
+ * dns_new - create a resolver bound to base. sizing, when not NULL, sets
+ * libunbound's outgoing-range, outgoing-num-tcp, num-queries-per-thread,
+ * msg/rrset/key/neg-cache-size and infra-cache-numhosts (0 leaves one at
+ * libunbound's default); then unbound_config, when not NULL, an
+ * unbound.conf(5) file, is loaded with ub_ctx_config (its options win). The
+ * trust anchor file (dns_check_trust_anchor; NULL means
+ * DNS_DEFAULT_TRUST_ANCHOR) is added with ub_ctx_add_ta_file. Starts the
+ * validation probe (see above). Returns the resolver, or NULL with diag
+ * filled: MXTLS_EINVAL, MXTLS_EIO or MXTLS_ETOOLONG for a configuration error
+ * (trust anchor, unbound_config, an option libunbound refuses), MXTLS_ENOMEM
+ * for libunbound or libevent failures. The caller frees it with dns_free
+ * before freeing base.
  */
 struct dns *dns_new(struct event_base *base, const char *unbound_config,
-                    const char *trust_anchor_file, struct mxtls_diag *diag);
+                    const char *trust_anchor_file, const struct config_resolver *sizing,
+                    struct mxtls_diag *diag);
 
 /*
  * dns_set_timeout - set the deadline of lookups started from now on, in
@@ -95,6 +131,23 @@ void dns_set_timeout(struct dns *dns, unsigned timeout_ms);
  * cb. The callback may start new lookups and may call dns_free.
  */
 int dns_lookup(struct dns *dns, const char *name, int rrtype, dns_callback cb, void *arg);
+
+/*
+ * dns_query_start - dns_lookup with its own deadline (timeout_ms as for
+ * dns_set_timeout) and, when handle is not NULL, a handle in *handle for
+ * dns_cancel, valid until the callback starts or dns_cancel/dns_free.
+ */
+int dns_query_start(struct dns *dns, const char *name, int rrtype, unsigned timeout_ms,
+                    dns_callback cb, void *arg, struct dns_query **handle);
+
+/*
+ * dns_cancel - forget a lookup in flight: its callback will not be called,
+ * its deadline is disarmed, its memory freed, and libunbound is told
+ * (ub_cancel: the resolver thread drops the answer when its resolution ends;
+ * it does not stop the resolution). NULL is a no-op. Not for a handle whose
+ * callback has started.
+ */
+void dns_cancel(struct dns_query *q);
 
 /*
  * dns_free - cancel every lookup still in flight WITHOUT calling its callback

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ static enum log_level log_min = LOG_LEVEL_INFO;
 static int log_fd = 2;
 static bool log_syslog;
 static char log_path[4096];
+static char log_why[4608]; /* why the last log_open/log_reopen refused the path */
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
@@ -41,14 +43,84 @@ int log_level_parse(const char *name, enum log_level *out)
     return -1;
 }
 
+/* log_dir_open - see log.h */
+int log_dir_open(const char *path, const char **base, char *why, size_t whysize)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
+    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || dlen >= sizeof(dir)) {
+        snprintf(why, whysize, "%s: not a file name", path);
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(dir, slash == NULL ? "." : path, dlen);
+    dir[dlen] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        snprintf(why, whysize, "%s: directory %s: %s", path, dir, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    /* Whoever else can write the directory can plant a symlink or a file
+     * there for us to write through (issue 17, item 11). */
+    bool foreign_owner = st.st_uid != 0 && st.st_uid != geteuid();
+    bool group_w = (st.st_mode & S_IWGRP) != 0 && st.st_gid != 0 && st.st_gid != getegid();
+    bool other_w = (st.st_mode & S_IWOTH) != 0;
+    if (foreign_owner || group_w || other_w) {
+        snprintf(why, whysize,
+                 "%s: refusing a file in directory %s: it is %s (uid %ld, mode %03o); use a "
+                 "directory only root or this daemon's user can write",
+                 path, dir,
+                 foreign_owner ? "owned by another user"
+                 : other_w     ? "writable by every user"
+                               : "writable by another group",
+                 (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    *base = name;
+    return fd;
+}
+
 /* open_file - open path for appending; the old descriptor is closed on success */
 static int open_file(void)
 {
-    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    const char *base = NULL;
+    int dfd = log_dir_open(log_path, &base, log_why, sizeof(log_why));
+    if (dfd < 0)
+        return -1;
+    /* O_NOFOLLOW: never append to what a symlink points at (item 11) */
+    int fd = openat(dfd, base, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int e = errno;
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+                    (st.st_uid != 0 && st.st_uid != geteuid()))) {
+        close(fd);
+        fd = -1;
+        e = EPERM;
+        snprintf(log_why, sizeof(log_why),
+                 "%s: refusing: not a regular file of root's or ours with one link", log_path);
+    } else if (fd < 0) {
+        snprintf(log_why, sizeof(log_why), "%s: %s", log_path,
+                 e == ELOOP ? "is a symbolic link: refusing to follow it" : strerror(e));
+    }
+    close(dfd);
+    errno = e;
     if (fd < 0)
         return -1;
-    if (log_fd > 2)
-        close(log_fd);
+    /* Other threads log too: replace the descriptor in one step (dup2), so no
+     * line can go to a number another thread just reused. */
+    if (log_fd > 2 && dup3(fd, log_fd, O_CLOEXEC) >= 0) {
+        close(fd);
+        return 0;
+    }
     log_fd = fd;
     return 0;
 }
@@ -66,11 +138,18 @@ int log_open(const char *ident, enum log_level level, const char *path)
         return 0;
     }
     if (strlen(path) >= sizeof(log_path)) {
+        snprintf(log_why, sizeof(log_why), "log file name too long");
         errno = ENAMETOOLONG;
         return -1;
     }
     strcpy(log_path, path);
     return open_file();
+}
+
+/* log_error - why the last open failed */
+const char *log_error(void)
+{
+    return log_why;
 }
 
 /* log_reopen - reopen the file after rotation */

@@ -266,6 +266,8 @@ static int check_facts(const struct decide_facts *f, struct mxtls_diag *diag)
         if (f->sts.policy == NULL)
             return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "MTA-STS policy state without a policy");
         break;
+    case DECIDE_STS_RESOLVER_FAILED:
+        break;
     case DECIDE_STS_FAILED:
         if (f->sts.failure != DECIDE_STS_FETCH_ERROR &&
             f->sts.failure != DECIDE_STS_POLICY_INVALID &&
@@ -401,6 +403,22 @@ static int sts_answer(const struct decide_facts *f, struct decide_result *res,
         /* RFC 8461 §3.3, §5.1: a failed refresh applies the cached policy. */
         res->sts_source = "cache-after-failure";
         break;
+    case DECIDE_STS_RESOLVER_FAILED:
+        /* A published record (§3.1) whose policy host our own resolver could
+         * not look up: the §3.3 "no policy" fallback is for a policy host
+         * that fails, not for our DNS. Defer rather than deliver without the
+         * policy the domain announced (issue 17 item 2); a cached policy
+         * still applies (§5.1). */
+        if (p != NULL) {
+            res->sts_source = "cache-after-failure";
+            break;
+        }
+        res->sts_source = "none";
+        sb_str(&b, "TEMP MTA-STS policy for ");
+        sb_str(&b, f->domain);
+        sb_str(&b, " not available: local DNS failure looking up mta-sts.");
+        sb_str(&b, f->domain);
+        return finish(res, &b, DECIDE_TEMP, "sts-resolver-failed", diag);
     default:
         res->sts_source = f->sts.cached ? "cache" : "fetched";
         break;

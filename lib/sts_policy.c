@@ -161,12 +161,106 @@ static int parse_mode(const char *v, size_t len, size_t off, enum sts_mode *out,
                           "mode must be \"enforce\", \"testing\" or \"none\" (RFC 8461 §3.2)");
 }
 
+/*
+ * The mx patterns while parsing: each its own allocation, and an open
+ * addressing index over them (slot holds index + 1, 0 is empty) so that
+ * repeats are found in constant time however many lines the 64 KiB body has.
+ * At the end they move into one exact-size block (mx_compact).
+ */
+struct mxbuild {
+    char **v;
+    size_t n, cap;
+    size_t bytes; /* sum of the patterns' lengths, NULs included */
+    uint32_t *slot;
+    size_t nslot; /* a power of two, at least twice n */
+};
+
+/* mx_hash - FNV-1a over a NUL-terminated pattern */
+static uint32_t mx_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* mx_find - the slot holding norm, or the empty slot where it would go */
+static size_t mx_find(const struct mxbuild *mb, const char *norm, uint32_t h)
+{
+    size_t i = h & (mb->nslot - 1);
+
+    while (mb->slot[i] != 0 && strcmp(mb->v[mb->slot[i] - 1], norm) != 0)
+        i = (i + 1) & (mb->nslot - 1);
+    return i;
+}
+
+/* mx_reindex - a larger index over the patterns kept so far */
+static int mx_reindex(struct mxbuild *mb)
+{
+    size_t nslot = mb->nslot ? mb->nslot * 2 : 64, i;
+    uint32_t *slot = calloc(nslot, sizeof(*slot));
+
+    if (slot == NULL)
+        return MXTLS_ENOMEM;
+    free(mb->slot);
+    mb->slot = slot;
+    mb->nslot = nslot;
+    for (i = 0; i < mb->n; i++)
+        mb->slot[mx_find(mb, mb->v[i], mx_hash(mb->v[i]))] = (uint32_t)(i + 1);
+    return 0;
+}
+
+/* mx_release - free the parse-time patterns and index */
+static void mx_release(struct mxbuild *mb)
+{
+    size_t i;
+
+    for (i = 0; i < mb->n; i++)
+        free(mb->v[i]);
+    free(mb->v);
+    free(mb->slot);
+    memset(mb, 0, sizeof(*mb));
+}
+
+/*
+ * mx_compact - move the patterns into policy->mx: one allocation holding the
+ * pointer array followed by the strings, so a cached policy costs what its
+ * patterns take and sts_policy_finish frees one block.
+ */
+static int mx_compact(struct mxbuild *mb, struct sts_policy *policy)
+{
+    char **block, *text;
+    size_t i;
+
+    if (mb->n == 0) {
+        mx_release(mb);
+        return 0;
+    }
+    block = malloc(mb->n * sizeof(*block) + mb->bytes);
+    if (block == NULL)
+        return MXTLS_ENOMEM;
+    text = (char *)(block + mb->n);
+    for (i = 0; i < mb->n; i++) {
+        size_t len = strlen(mb->v[i]) + 1;
+
+        memcpy(text, mb->v[i], len);
+        block[i] = text;
+        text += len;
+    }
+    policy->mx = block;
+    policy->n_mx = mb->n;
+    mx_release(mb);
+    return 0;
+}
+
 /* add_mx - validate one "mx" value and append it unless already present */
-static int add_mx(struct sts_policy *policy, size_t *cap, const char *v, size_t len, size_t off,
+static int add_mx(struct mxbuild *mb, const char *v, size_t len, size_t off,
                   struct mxtls_diag *diag)
 {
     char norm[DOMAIN_BUF_SIZE];
-    size_t i;
+    uint32_t h;
+    size_t at;
     int err;
 
     /* §3.2 sts-policy-mx-value = ["*."] Domain: a host name or a wildcard
@@ -182,27 +276,27 @@ static int add_mx(struct sts_policy *policy, size_t *cap, const char *v, size_t 
         }
         return err;
     }
+    if ((mb->n + 1) * 2 > mb->nslot && mx_reindex(mb) < 0)
+        return mxtls_diag_set(diag, MXTLS_ENOMEM, off, "out of memory");
     /* The mx patterns form a set (§4.1: a host is valid if it matches "one
      * or more" of them): a repeat adds nothing, so keep the first only. */
-    for (i = 0; i < policy->n_mx; i++)
-        if (strcmp(policy->mx[i], norm) == 0)
-            return 0;
-    if (policy->n_mx == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        char **n;
+    h = mx_hash(norm);
+    at = mx_find(mb, norm, h);
+    if (mb->slot[at] != 0)
+        return 0;
+    if (mb->n == mb->cap) {
+        size_t ncap = mb->cap ? mb->cap * 2 : 4;
+        char **n = realloc(mb->v, ncap * sizeof(*n));
 
-        if (ncap > STS_POLICY_MX_MAX)
-            ncap = STS_POLICY_MX_MAX;
-        n = realloc(policy->mx, ncap * sizeof(*n));
         if (n == NULL)
             return mxtls_diag_set(diag, MXTLS_ENOMEM, off, "out of memory");
-        policy->mx = n;
-        *cap = ncap;
+        mb->v = n;
+        mb->cap = ncap;
     }
-    policy->mx[policy->n_mx] = strdup(norm);
-    if (policy->mx[policy->n_mx] == NULL)
+    if ((mb->v[mb->n] = strdup(norm)) == NULL)
         return mxtls_diag_set(diag, MXTLS_ENOMEM, off, "out of memory");
-    policy->n_mx++;
+    mb->bytes += strlen(norm) + 1;
+    mb->slot[at] = (uint32_t)(++mb->n);
     return 0;
 }
 
@@ -214,7 +308,7 @@ static bool key_is(const char *k, size_t klen, const char *name)
 
 /* parse_line - one `name ":" *WSP value *WSP` line */
 static int parse_line(const struct line *ln, struct sts_policy *policy, struct seen *seen,
-                      size_t *cap, struct mxtls_diag *diag)
+                      struct mxbuild *mb, struct mxtls_diag *diag)
 {
     const char *s = ln->p;
     size_t len = ln->len, k = 0, v, vend;
@@ -266,12 +360,11 @@ static int parse_line(const struct line *ln, struct sts_policy *policy, struct s
         return err;
 
     if (key_is(s, k, "mx")) {
-        /* mx is the one repeatable field; the cap bounds the work. */
-        if (seen->mx_lines >= STS_POLICY_MX_MAX)
-            return mxtls_diag_set(diag, MXTLS_ETOOLONG, ln->off,
-                                  "more than %d mx lines (mxtls limit)", STS_POLICY_MX_MAX);
+        /* mx is the one repeatable field. No cap of its own: the RFC's
+         * 64 KiB body cap (§3.3) already bounds the lines, and the index in
+         * add_mx keeps the work linear. */
         seen->mx_lines++;
-        return add_mx(policy, cap, s + v, vend - v, ln->off + v, diag);
+        return add_mx(mb, s + v, vend - v, ln->off + v, diag);
     }
     /* §3.2: "If any non-repeated field -- i.e., all fields excluding "mx" --
      * is duplicated, all entries except for the first SHALL be ignored."
@@ -302,13 +395,9 @@ static int parse_line(const struct line *ln, struct sts_policy *policy, struct s
     return 0;
 }
 
-/* policy_clear - empty a policy, releasing what it owns */
+/* policy_clear - empty a policy, releasing what it owns (one block, see mx_compact) */
 static void policy_clear(struct sts_policy *policy)
 {
-    size_t i;
-
-    for (i = 0; i < policy->n_mx; i++)
-        free(policy->mx[i]);
     free(policy->mx);
     policy->mode = STS_MODE_NONE;
     policy->max_age = 0;
@@ -321,7 +410,8 @@ static int parse_body(const char *buf, size_t len, struct sts_policy *policy,
                       struct mxtls_diag *diag)
 {
     struct seen seen = {0};
-    size_t pos = 0, cap = 0;
+    struct mxbuild mb = {0};
+    size_t pos = 0;
     int err;
 
     if (len == 0)
@@ -334,9 +424,15 @@ static int parse_body(const char *buf, size_t len, struct sts_policy *policy,
         pos = nl ? (size_t)(nl - buf) + 1 : len;
         if (nl && ln.len > 0 && ln.p[ln.len - 1] == '\r')
             ln.len--;
-        err = parse_line(&ln, policy, &seen, &cap, diag);
-        if (err < 0)
+        err = parse_line(&ln, policy, &seen, &mb, diag);
+        if (err < 0) {
+            mx_release(&mb);
             return err;
+        }
+    }
+    if (mx_compact(&mb, policy) < 0) {
+        mx_release(&mb);
+        return mxtls_diag_set(diag, MXTLS_ENOMEM, len, "out of memory");
     }
     /* §3.2: "If any field is not specified, the policy SHALL be treated as
      * invalid", mx being required only when mode is not "none". */

@@ -17,7 +17,9 @@
  *      non-empty TLSA RRset -> the MTA-STS answer if it is "secure", else
  *      "OK dane"; otherwise the MTA-STS answer.
  *   4. MTA-STS answer: enforce (or testing with strict_testing) ->
- *      "OK secure match=... [servername=hostname]", anything else "NOTFOUND ".
+ *      "OK secure match=... [servername=hostname]"; a record whose policy
+ *      host our own resolver failed to look up, with nothing cached -> TEMP;
+ *      anything else "NOTFOUND ".
  *   5. With zone option tlsrpt, a "secure" MTA-STS answer carries Postfix's
  *      TLSRPT attributes (TLSRPT_README, Postfix 3.10+).
  *
@@ -36,8 +38,19 @@
 #include "mxtls/diag.h"
 #include "mxtls/sts_policy.h"
 
-#define DECIDE_HOSTS_MAX 64    /* mxtls cap on MX hosts considered per next-hop */
-#define DECIDE_REPLY_MAX 65536 /* cap on the reply text, NUL included */
+/*
+ * mxtls cap on the MX hosts of one next-hop. Far above real MX sets (the
+ * issue's 100-host domain is considered whole); it bounds what one next-hop
+ * can make the resolver do (up to 4 lookups per host). The DANE gatherer
+ * (src/mxtlsd/dane.c) reads every record of the MX answer and, for a secure
+ * RRset with more distinct hosts than this, fails closed (TEMP) whatever the
+ * answer order.
+ */
+#define DECIDE_HOSTS_MAX 256
+/* Cap on the reply text, NUL included: Postfix's own limit, the default
+ * socketmap_max_reply_size of 100000 octets (socketmap_table(5)); a reply
+ * Postfix would refuse is answered TEMP instead, never cut. */
+#define DECIDE_REPLY_MAX 100001
 
 /* Outcome of one validating DNS lookup (libunbound: secure/bogus flags, rcode). */
 enum decide_dns {
@@ -70,6 +83,14 @@ enum decide_sts_state {
     DECIDE_STS_NO_RECORD = 0, /* no _mta-sts TXT record with v=STSv1 */
     DECIDE_STS_POLICY,        /* a valid policy, fresh or from the cache: sts.policy */
     DECIDE_STS_FAILED,        /* a record, but no valid policy could be had: sts.failure */
+    /* A record, but OUR resolver failed (timeout, SERVFAIL, lookup refused)
+     * looking up the policy host mta-sts.<d>, so the policy could not even be
+     * asked for. Not the policy host's failure that RFC 8461 §3.3 lets a
+     * sender treat as "no policy": deferring costs minutes, a downgrade the
+     * mail. The daemon gives this state for a bounded time only
+     * (sts_resolver_failure_temp), then DECIDE_STS_FAILED. sts.policy: the
+     * cached policy, applied as after any failure, or NULL (then TEMP). */
+    DECIDE_STS_RESOLVER_FAILED,
 };
 
 /* Why a published policy could not be had: the RFC 8460 §4.3.2.1 result types. */
@@ -129,7 +150,8 @@ enum decide_kind {
  *               "addr-bogus", "addr-failed", "tlsa-bogus", "tlsa-failed",
  *               "dane-only", "dane", or an MTA-STS rule: "sts-enforce",
  *               "sts-testing-strict", "sts-testing", "sts-none",
- *               "sts-no-record", "sts-failed", "sts-no-mx".
+ *               "sts-no-record", "sts-failed", "sts-no-mx",
+ *               "sts-resolver-failed".
  *   dane_why:   what DANE concluded: "not-reached", "dane-off", "mx-insecure",
  *               "no-hosts", "no-tlsa", "some-tlsa", "all-usable".
  *   sts_source: where the MTA-STS policy came from: "not-used" (the answer

@@ -4,10 +4,11 @@
  * The policy body fetched from https://mta-sts.<domain>/.well-known/mta-sts.txt
  * is hostile input. sts_policy_parse() accepts exactly what §3.2 allows and
  * rejects everything else with a reason in struct mxtls_diag; it never reads
- * past len and caps every field. A parsed policy owns its mx pattern strings;
- * release it with sts_policy_finish(). sts_policy_format() writes the canonical
- * policy file for a policy (used by `mxtls sts`, TLS-RPT policy strings and
- * the cache).
+ * past len and caps every field; the only cap on "mx" lines is the RFC's
+ * 64 KiB body (§3.3). A parsed policy owns its mx patterns, kept in one
+ * exact-size block (the pointer array followed by the strings); release it
+ * with sts_policy_finish(), and never free() a pattern on its own. sts_policy_format() writes the
+ * canonical policy file for a policy (used by `mxtls sts`, TLS-RPT policy strings and the cache).
  */
 #ifndef MXTLS_STS_POLICY_H
 #define MXTLS_STS_POLICY_H
@@ -19,7 +20,9 @@
 
 #define STS_POLICY_BODY_MAX 65536    /* RFC 8461 §3.3: 64 KiB is the fetch cap */
 #define STS_POLICY_MAX_AGE  31557600 /* RFC 8461 §3.2: max_age at most one year */
-#define STS_POLICY_MX_MAX   128      /* mxtls cap on "mx" lines per policy */
+/* Not a limit of its own: the most "mx" lines a body within
+ * STS_POLICY_BODY_MAX can hold ("mx:" + one octet + LF is 5 octets). */
+#define STS_POLICY_MX_MAX (STS_POLICY_BODY_MAX / 5)
 
 enum sts_mode {
     STS_MODE_NONE = 0,
@@ -31,7 +34,8 @@ struct sts_policy {
     enum sts_mode mode;
     uint32_t max_age; /* seconds, 0..STS_POLICY_MAX_AGE */
     size_t n_mx;
-    char **mx; /* n_mx normalised patterns: "mx.example.com" or "*.example.com" */
+    char **mx; /* n_mx normalised patterns: "mx.example.com" or "*.example.com",
+                  distinct, in the order of the body; one block (see above) */
 };
 
 /*

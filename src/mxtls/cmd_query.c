@@ -486,7 +486,7 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
         snprintf(err, errsize, "cannot create an event loop");
         goto out;
     }
-    dns = dns_new(dr.base, cfg->unbound_config, cfg->trust_anchor_file, &d);
+    dns = dns_new(dr.base, cfg->unbound_config, cfg->trust_anchor_file, &cfg->resolver, &d);
     if (dns == NULL) {
         snprintf(err, errsize, "resolver: %s", d.what);
         goto out;
@@ -497,6 +497,8 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
         goto out;
     }
     p.sts = sts_cache_new(dns, fetch, NULL, (int64_t)(cfg->cache_grace_ms / 1000));
+    if (p.sts != NULL) /* as mxtlsd does: the same answer when our resolver fails */
+        sts_cache_set_resolver_temp(p.sts, cfg->sts_resolver_failure_temp_s);
     p.dane = dane_cache_new(dns);
     struct timeval tv = {(time_t)o->timeout_s, 0};
     deadline = evtimer_new(dr.base, on_deadline, &dr);
@@ -598,6 +600,8 @@ static const char *rule_text(const char *rule)
         {"sts-no-record", "no DANE, no MTA-STS record and nothing cached"},
         {"sts-failed", "no DANE; the MTA-STS policy could not be had and nothing is cached"},
         {"sts-no-mx", "the MTA-STS policy lists no mx host"},
+        {"sts-resolver-failed", "MTA-STS record published, but our resolver failed to look up "
+                                "its policy host: deferred for a bounded time"},
     };
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
         if (strcmp(rules[i].name, rule) == 0)
@@ -695,6 +699,30 @@ static void print_sts(const json_t *s, const char *source)
         printf("  why            %s\n", why);
 }
 
+/* print_store - mxtlsd's persistent cache: backlog and what happened to its file */
+static void print_store(const json_t *c)
+{
+    json_int_t queued = 0, oldest = 0, failed = 0, dropped = 0, lost = 0, from = 0;
+    num(c, "queued", &queued);
+    num(c, "oldest_ms", &oldest);
+    num(c, "failed_writes", &failed);
+    num(c, "dropped_writes", &dropped);
+    num(c, "file_lost", &lost);
+    printf("\nCache store      %s (%s)\n", str_or(c, "state", "?"), str_or(c, "file", "?"));
+    printf("  not on disk    %" JSON_INTEGER_FORMAT " writes, oldest %" JSON_INTEGER_FORMAT
+           " ms; %" JSON_INTEGER_FORMAT " failed, %" JSON_INTEGER_FORMAT " dropped\n",
+           queued, oldest, failed, dropped);
+    if (str(c, "last_error") != NULL)
+        printf("  last error     %s\n", str(c, "last_error"));
+    if (lost > 0)
+        printf(
+            "  warning        the file was deleted or replaced while running (%" JSON_INTEGER_FORMAT
+            " times); recreated and rewritten from memory\n",
+            lost);
+    if (num(c, "shrank_from", &from))
+        printf("  warning        %s\n", str_or(c, "start_warning", "the file lost its policies"));
+}
+
 /* print_text - the explanation for a person */
 static void print_text(const json_t *root, const struct query_options *o)
 {
@@ -743,6 +771,9 @@ static void print_text(const json_t *root, const struct query_options *o)
     const json_t *sts = json_object_get(root, "mta_sts");
     if (json_is_object(sts))
         print_sts(sts, str_or(root, "mta_sts_source", "?"));
+    const json_t *store = json_object_get(root, "cache_store");
+    if (json_is_object(store))
+        print_store(store);
 }
 
 /* cmd_query - see cmd.h */

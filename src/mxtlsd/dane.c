@@ -4,6 +4,7 @@
 #include "dane.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #define RR_AAAA 28
 #define RR_TLSA 52
 
+#define ADDRS_SHOWN_MAX 160 /* octets of address text kept per host, for explanations */
+
 enum slot_kind { SLOT_MX, SLOT_A, SLOT_AAAA, SLOT_TLSA };
 
 struct dane_gather;
@@ -28,12 +31,22 @@ struct dane_slot {
     struct dane_gather *g;
     size_t host;
     enum slot_kind kind;
+    struct dns_query *q; /* in flight (dns_query_start's handle), NULL otherwise */
 };
 
 struct dane_wait {
     struct dane_wait *next;
-    dane_callback cb; /* NULL once cancelled */
+    struct dane_gather *g; /* NULL once the gathering has answered */
+    dane_callback cb;      /* NULL once cancelled */
     void *arg;
+};
+
+/* Per-host state of a gathering (transient: freed with the gathering). */
+struct gather_host {
+    struct dane_slot slots[3]; /* A, AAAA, TLSA */
+    enum decide_dns a, aaaa;
+    unsigned addr_left;
+    bool tlsa_at_canon;
 };
 
 struct dane_gather {
@@ -47,10 +60,7 @@ struct dane_gather {
     bool failed; /* some lookup was bogus or failed: do not cache */
     struct dane_wait *waiters;
     struct dane_slot mx_slot;
-    struct dane_slot slots[DECIDE_HOSTS_MAX][3]; /* A, AAAA, TLSA */
-    enum decide_dns a[DECIDE_HOSTS_MAX], aaaa[DECIDE_HOSTS_MAX];
-    unsigned addr_left[DECIDE_HOSTS_MAX];
-    bool tlsa_at_canon[DECIDE_HOSTS_MAX];
+    struct gather_host *gh; /* facts->n_hosts of them, once the hosts are known */
 };
 
 struct dane_cache {
@@ -60,16 +70,43 @@ struct dane_cache {
     struct dane_gather *running;
 };
 
+/* host_finish - free a host's strings */
+static void host_finish(struct dane_host *h)
+{
+    free(h->name);
+    free(h->addrs);
+    free(h->canon);
+    free(h->tlsa_name);
+    free(h->why);
+    for (size_t j = 0; j < h->n_shown; j++) {
+        free(h->shown[j].text);
+        free(h->shown[j].why);
+    }
+    free(h->shown);
+}
+
 /* dane_facts_unref - drop a reference */
 void dane_facts_unref(struct dane_facts *f)
 {
     if (f == NULL || --f->refs > 0)
         return;
     for (size_t i = 0; i < f->n_hosts; i++)
-        for (size_t j = 0; j < f->hosts[i].n_shown; j++)
-            free(f->hosts[i].shown[j].text);
+        host_finish(&f->hosts[i]);
     free(f->hosts);
+    free(f->mx_why);
     free(f);
+}
+
+/* set_text - replace *dst with a heap copy of printf-style text; out of memory leaves NULL */
+__attribute__((format(printf, 2, 3))) static void set_text(char **dst, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    free(*dst);
+    *dst = strdup(buf);
 }
 
 /* dane_cache_new - empty cache */
@@ -127,6 +164,13 @@ static void gather_free(struct dane_gather *g)
         g->waiters = w->next;
         free(w);
     }
+    /* Lookups still in flight (all waiters gone, or the cache freed): forget them. */
+    dns_cancel(g->mx_slot.q);
+    if (g->gh != NULL)
+        for (size_t i = 0; i < g->facts->n_hosts; i++)
+            for (size_t k = 0; k < 3; k++)
+                dns_cancel(g->gh[i].slots[k].q);
+    free(g->gh);
     dane_facts_unref(g->facts);
     free(g);
 }
@@ -138,7 +182,7 @@ static void gather_done(struct dane_gather *g)
     struct dane_facts *f = g->facts;
     int64_t t = (int64_t)time(NULL);
     f->gathered_at = t;
-    /* Failed facts are not cached; add_host marks an out-of-memory MX failed. */
+    /* Failed facts are not cached; mx_fail marks an out-of-memory MX failed. */
     bool failed = g->failed || f->mx_dns == DECIDE_DNS_FAILED || f->mx_dns == DECIDE_DNS_BOGUS;
     if (!failed && g->min_ttl > 0) {
         f->expires = t + (g->min_ttl < DANE_TTL_MAX ? g->min_ttl : DANE_TTL_MAX);
@@ -150,7 +194,9 @@ static void gather_done(struct dane_gather *g)
     }
     struct dane_wait *waiters = g->waiters;
     g->waiters = NULL;
-    f->refs++; /* keep f alive across gather_free */
+    for (struct dane_wait *w = waiters; w != NULL; w = w->next)
+        w->g = NULL; /* a cancel from a callback below must not touch g */
+    f->refs++;       /* keep f alive across gather_free */
     gather_free(g);
     while (waiters != NULL) {
         struct dane_wait *w = waiters;
@@ -166,77 +212,85 @@ static void gather_done(struct dane_gather *g)
 
 static void on_answer(const struct dns_answer *a, void *arg);
 
-/* start - one lookup for slot; a refused lookup counts as a failed one */
+/* start - one lookup for slot, with the zone's timeout; a refused lookup counts as failed */
 static void start(struct dane_gather *g, struct dane_slot *slot, const char *name, int rrtype)
 {
-    dns_set_timeout(g->cache->dns, g->timeout_ms); /* the zone's timeout, per lookup */
-    if (dns_lookup(g->cache->dns, name, rrtype, on_answer, slot) == 0) {
-        g->pending++;
+    g->pending++;
+    if (dns_query_start(g->cache->dns, name, rrtype, g->timeout_ms, on_answer, slot, &slot->q) == 0)
         return;
-    }
     struct dns_answer a = {.qname = name,
                            .rrtype = rrtype,
                            .status = DECIDE_DNS_FAILED,
                            .rcode = -1,
                            .why = "the resolver refused the lookup"};
-    g->pending++;
     on_answer(&a, slot);
 }
 
 /* start_host - the A and AAAA lookups of host i (RFC 7672 §2.2.1) */
 static void start_host(struct dane_gather *g, size_t i)
 {
+    struct gather_host *gh = &g->gh[i];
     g->facts->hosts[i].addr_looked = true;
-    g->addr_left[i] = 2;
-    g->a[i] = g->aaaa[i] = DECIDE_DNS_SECURE;
-    g->slots[i][0] = (struct dane_slot){g, i, SLOT_A};
-    g->slots[i][1] = (struct dane_slot){g, i, SLOT_AAAA};
-    g->slots[i][2] = (struct dane_slot){g, i, SLOT_TLSA};
-    start(g, &g->slots[i][0], g->facts->hosts[i].name, RR_A);
-    start(g, &g->slots[i][1], g->facts->hosts[i].name, RR_AAAA);
+    gh->addr_left = 2;
+    gh->a = gh->aaaa = DECIDE_DNS_SECURE;
+    gh->slots[0] = (struct dane_slot){g, i, SLOT_A, NULL};
+    gh->slots[1] = (struct dane_slot){g, i, SLOT_AAAA, NULL};
+    gh->slots[2] = (struct dane_slot){g, i, SLOT_TLSA, NULL};
+    start(g, &gh->slots[0], g->facts->hosts[i].name, RR_A);
+    start(g, &gh->slots[1], g->facts->hosts[i].name, RR_AAAA);
 }
 
 /* start_tlsa - _<port>._tcp.<base> TLSA (RFC 7672 §2.2.3) */
 static void start_tlsa(struct dane_gather *g, size_t i, const char *base)
 {
     struct dane_host *h = &g->facts->hosts[i];
+    char name[DOMAIN_BUF_SIZE + 16];
     h->tlsa_looked = true;
-    char name[sizeof(h->tlsa_name)];
     snprintf(name, sizeof(name), "_%u._tcp.%s", (unsigned)g->facts->port, base);
-    memcpy(h->tlsa_name, name, sizeof(name));
-    start(g, &g->slots[i][2], h->tlsa_name, RR_TLSA);
+    set_text(&h->tlsa_name, "%s", name);
+    start(g, &g->gh[i].slots[2], name, RR_TLSA);
+}
+
+/* One distinct MX target while the answer is read. */
+struct mx_target {
+    uint16_t pref;
+    char *name;
+};
+
+/* target_cmp - (preference, name): the order hosts are kept and shown in */
+static int target_cmp(const void *x, const void *y)
+{
+    const struct mx_target *a = x, *b = y;
+    if (a->pref != b->pref)
+        return a->pref < b->pref ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* mx_fail - the MX lookup counts as failed (TEMP, RFC 7672 §2.1.1 fail closed) */
+static void mx_fail(struct dane_facts *f, const char *why)
+{
+    f->mx_dns = DECIDE_DNS_FAILED;
+    set_text(&f->mx_why, "%s", why);
 }
 
 /*
- * add_host - append a normalised, distinct MX target. Out of memory, the
- * MX answer counts as failed: leaving a host out could weaken the decision
- * (RFC 7672 §2.1.1: fail closed), so the answer becomes TEMP.
+ * set_hosts - the facts' hosts from the distinct targets t[0..n), sorted so
+ * that neither the answer order nor its rotation changes anything. Returns
+ * -1 (the MX answer then counts as failed) when out of memory.
  */
-static void add_host(struct dane_facts *f, const char *name, size_t len)
+static int set_hosts(struct dane_gather *g, struct mx_target *t, size_t n)
 {
-    char norm[DOMAIN_BUF_SIZE];
-    struct mxtls_diag d = {0};
-    /* An MX target that is not a host name cannot be connected to; leave it out. */
-    if (f->n_hosts >= DECIDE_HOSTS_MAX || domain_normalize(name, len, norm, sizeof(norm), &d) < 0)
-        return;
-    for (size_t i = 0; i < f->n_hosts; i++)
-        if (strcmp(f->hosts[i].name, norm) == 0)
-            return;
-    if (f->n_hosts == f->hosts_cap) {
-        size_t cap = f->hosts_cap ? f->hosts_cap * 2 : 2;
-        if (cap > DECIDE_HOSTS_MAX)
-            cap = DECIDE_HOSTS_MAX;
-        struct dane_host *h = realloc(f->hosts, cap * sizeof(*h));
-        if (h == NULL) {
-            f->mx_dns = DECIDE_DNS_FAILED;
-            snprintf(f->mx_why, sizeof(f->mx_why), "out of memory listing the MX hosts");
-            return;
-        }
-        memset(h + f->hosts_cap, 0, (cap - f->hosts_cap) * sizeof(*h));
-        f->hosts = h;
-        f->hosts_cap = cap;
+    struct dane_facts *f = g->facts;
+    qsort(t, n, sizeof(*t), target_cmp);
+    f->hosts = n ? calloc(n, sizeof(*f->hosts)) : NULL;
+    if (n > 0 && f->hosts == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        f->hosts[i].name = t[i].name;
+        t[i].name = NULL;
     }
-    memcpy(f->hosts[f->n_hosts++].name, norm, strlen(norm) + 1);
+    f->n_hosts = n;
+    return 0;
 }
 
 /* on_mx - the MX answer (RFC 7672 §2.2.1, RFC 7505) */
@@ -245,19 +299,29 @@ static void on_mx(struct dane_gather *g, const struct dns_answer *a)
     struct dane_facts *f = g->facts;
     f->mx_dns = a->status;
     if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
-        snprintf(f->mx_why, sizeof(f->mx_why), "%s", a->why ? a->why : "");
+        set_text(&f->mx_why, "%s", a->why ? a->why : "");
         return;
     }
     if (a->nxdomain) {
         f->mx = DECIDE_MX_NXDOMAIN;
         return;
     }
+    struct mx_target *t = NULL;
+    size_t n = 0;
+    bool too_many = false, oom = false;
     if (!a->havedata) {
         f->mx = DECIDE_MX_NODATA; /* RFC 5321 §5.1: the domain is its own host */
-        add_host(f, f->domain, strlen(f->domain));
+        t = calloc(1, sizeof(*t));
+        if (t == NULL || (t[0].name = strdup(f->domain)) == NULL)
+            oom = true;
+        else
+            n = 1;
     } else {
         f->mx = DECIDE_MX_HOSTS;
-        for (size_t i = 0; i < a->n_rdata; i++) {
+        /* Every record is read: the answer is bounded by the DNS message. */
+        t = calloc(a->n_rdata, sizeof(*t));
+        oom = t == NULL;
+        for (size_t i = 0; !oom && i < a->n_rdata; i++) {
             char name[DOMAIN_BUF_SIZE];
             uint16_t pref;
             struct mxtls_diag d = {0};
@@ -266,14 +330,57 @@ static void on_mx(struct dane_gather *g, const struct dns_answer *a)
             /* RFC 7505 §3: a lone "0 ." is a null MX; "." among others is no host. */
             if (rc == 1 && a->n_rdata == 1 && pref == 0) {
                 f->mx = DECIDE_MX_NULL;
-                return;
+                break;
             }
-            if (rc == 0)
-                add_host(f, name, strlen(name));
+            /* An MX target that is not a host name cannot be connected to. */
+            if (rc != 0)
+                continue;
+            size_t k = 0;
+            while (k < n && strcmp(t[k].name, name) != 0)
+                k++;
+            if (k < n) {
+                if (pref < t[k].pref)
+                    t[k].pref = pref;
+                continue;
+            }
+            if ((t[n].name = strdup(name)) == NULL) {
+                oom = true;
+                break;
+            }
+            t[n++].pref = pref;
         }
+        /* The decision reads every host of a secure MX RRset; past the cap it
+         * cannot, so it fails closed, the same way in any answer order. */
+        too_many = n > DECIDE_HOSTS_MAX;
     }
-    if (f->mx_dns != DECIDE_DNS_SECURE)
-        return; /* RFC 7672 §2.2.1: no DANE without a secure MX RRset */
+    if (!oom && !too_many && set_hosts(g, t, n) < 0)
+        oom = true;
+    for (size_t i = 0; t != NULL && i < n; i++)
+        free(t[i].name);
+    free(t);
+    if (oom) {
+        f->n_hosts = 0;
+        mx_fail(f, "out of memory listing the MX hosts");
+        return;
+    }
+    if (f->mx_dns != DECIDE_DNS_SECURE) {
+        /* RFC 7672 §2.2.1: no DANE without a secure MX RRset; the names stay
+         * for explanations, unless there are more than the cap. */
+        if (too_many)
+            f->n_hosts = 0;
+        return;
+    }
+    if (too_many) {
+        char why[96];
+        snprintf(why, sizeof(why), "%zu MX hosts: more than %d (mxtls limit)", n, DECIDE_HOSTS_MAX);
+        mx_fail(f, why);
+        return;
+    }
+    g->gh = f->n_hosts ? calloc(f->n_hosts, sizeof(*g->gh)) : NULL;
+    if (f->n_hosts > 0 && g->gh == NULL) {
+        mx_fail(f, "out of memory listing the MX hosts");
+        return;
+    }
     for (size_t i = 0; i < f->n_hosts; i++)
         start_host(g, i);
 }
@@ -285,54 +392,63 @@ static void add_addr(struct dane_host *h, const struct dns_rdata *rd)
     int af = rd->len == 4 ? AF_INET : rd->len == 16 ? AF_INET6 : 0;
     if (af == 0 || inet_ntop(af, rd->data, text, sizeof(text)) == NULL)
         return;
-    size_t used = strlen(h->addrs);
-    if (used + strlen(text) + 2 < sizeof(h->addrs))
-        snprintf(h->addrs + used, sizeof(h->addrs) - used, "%s%s", used ? " " : "", text);
+    size_t used = h->addrs != NULL ? strlen(h->addrs) : 0;
+    size_t add = strlen(text) + (used ? 1 : 0);
+    if (used + add >= ADDRS_SHOWN_MAX)
+        return;
+    char *s = realloc(h->addrs, used + add + 1);
+    if (s == NULL)
+        return;
+    snprintf(s + used, add + 1, "%s%s", used ? " " : "", text);
+    h->addrs = s;
 }
 
 /* on_addr - one of the two address lookups of a host */
 static void on_addr(struct dane_gather *g, size_t i, const struct dns_answer *a, bool is_a)
 {
     struct dane_host *h = &g->facts->hosts[i];
+    struct gather_host *gh = &g->gh[i];
     if (is_a)
-        g->a[i] = a->status;
+        gh->a = a->status;
     else
-        g->aaaa[i] = a->status;
-    if ((a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) && h->why[0] == '\0')
-        snprintf(h->why, sizeof(h->why), "%s %s: %s", is_a ? "A" : "AAAA",
-                 decide_dns_name(a->status), a->why ? a->why : "");
+        gh->aaaa = a->status;
+    if ((a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) && h->why == NULL)
+        set_text(&h->why, "%s %s: %s", is_a ? "A" : "AAAA", decide_dns_name(a->status),
+                 a->why ? a->why : "");
     for (size_t k = 0; k < a->n_rdata; k++)
         add_addr(h, &a->rdata[k]);
-    if (a->canonname != NULL && h->canon[0] == '\0')
-        snprintf(h->canon, sizeof(h->canon), "%s", a->canonname);
-    if (--g->addr_left[i] > 0)
+    if (a->canonname != NULL && h->canon == NULL)
+        set_text(&h->canon, "%s", a->canonname);
+    if (--gh->addr_left > 0)
         return;
-    h->addr = worse(g->a[i], g->aaaa[i]);
+    h->addr = worse(gh->a, gh->aaaa);
     if (h->addr != DECIDE_DNS_SECURE)
         return; /* RFC 7672 §2.2.2: TLSA only for hosts with secure addresses */
     /* RFC 7672 §2.2.2: a secure CNAME chain: TLSA at the expanded name first. */
-    g->tlsa_at_canon[i] = h->canon[0] != '\0' && strcmp(h->canon, h->name) != 0;
-    start_tlsa(g, i, g->tlsa_at_canon[i] ? h->canon : h->name);
+    gh->tlsa_at_canon = h->canon != NULL && strcmp(h->canon, h->name) != 0;
+    start_tlsa(g, i, gh->tlsa_at_canon ? h->canon : h->name);
 }
 
 /* on_tlsa - the TLSA RRset of a host; usable records per RFC 7672 §3.1 */
 static void on_tlsa(struct dane_gather *g, size_t i, const struct dns_answer *a)
 {
     struct dane_host *h = &g->facts->hosts[i];
-    if (a->status == DECIDE_DNS_SECURE && !a->havedata && g->tlsa_at_canon[i]) {
-        g->tlsa_at_canon[i] = false; /* RFC 7672 §2.2.2: then the original name */
+    if (a->status == DECIDE_DNS_SECURE && !a->havedata && g->gh[i].tlsa_at_canon) {
+        g->gh[i].tlsa_at_canon = false; /* RFC 7672 §2.2.2: then the original name */
         start_tlsa(g, i, h->name);
         return;
     }
     h->tlsa = a->status;
     if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
-        snprintf(h->why, sizeof(h->why), "TLSA %s: %s", decide_dns_name(a->status),
-                 a->why ? a->why : "");
+        set_text(&h->why, "TLSA %s: %s", decide_dns_name(a->status), a->why ? a->why : "");
         return;
     }
     if (a->status != DECIDE_DNS_SECURE)
         return; /* insecure TLSA records are ignored (RFC 7672 §2.2) */
-    for (size_t k = 0; k < a->n_rdata && h->n_tlsa < DECIDE_HOSTS_MAX * 16; k++) {
+    size_t shown = a->n_rdata < DANE_RR_SHOWN_MAX ? a->n_rdata : DANE_RR_SHOWN_MAX;
+    if (shown > 0 && (h->shown = calloc(shown, sizeof(*h->shown))) == NULL)
+        shown = 0;
+    for (size_t k = 0; k < a->n_rdata; k++) {
         struct tlsa rr;
         struct mxtls_diag d = {0};
         bool usable = false;
@@ -345,11 +461,11 @@ static void on_tlsa(struct dane_gather *g, size_t i, const struct dns_answer *a)
         }
         h->n_tlsa++;
         h->n_usable += usable;
-        if (h->n_shown < DANE_RR_SHOWN_MAX) {
+        if (h->n_shown < shown) {
             struct dane_rr *s = &h->shown[h->n_shown++];
             s->text = text;
             s->usable = usable;
-            snprintf(s->why, sizeof(s->why), "%s", usable ? "usable" : d.what);
+            s->why = strdup(usable ? "usable" : d.what);
         } else {
             free(text);
         }
@@ -361,6 +477,7 @@ static void on_answer(const struct dns_answer *a, void *arg)
 {
     struct dane_slot *slot = arg;
     struct dane_gather *g = slot->g;
+    slot->q = NULL; /* dns clears it too; a refused lookup never set it */
     note_answer(g, a);
     switch (slot->kind) {
     case SLOT_MX:
@@ -428,8 +545,9 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
     w->arg = arg;
     struct dane_gather *g = table_get(c->gathering, key);
     if (g == NULL) {
+        size_t dlen = strnlen(domain, DOMAIN_BUF_SIZE - 1);
         g = calloc(1, sizeof(*g));
-        f = calloc(1, sizeof(*f));
+        f = calloc(1, sizeof(*f) + dlen + 1);
         if (g == NULL || f == NULL || table_put(c->gathering, key, g) < 0) {
             free(g);
             free(f);
@@ -437,7 +555,8 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
             return MXTLS_ENOMEM;
         }
         f->refs = 1;
-        snprintf(f->domain, sizeof(f->domain), "%s", domain);
+        memcpy(f->domain, domain, dlen);
+        f->domain[dlen] = '\0';
         f->bracketed = bracketed;
         f->port = port;
         g->facts = f;
@@ -450,17 +569,27 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
             c->running->prev = g;
         c->running = g;
         w->next = g->waiters;
+        w->g = g;
         g->waiters = w;
         /* Hold one pending count while starting, so a synchronous failure cannot finish g. */
         g->pending = 1;
         if (bracketed) {
             f->mx = DECIDE_MX_BRACKETED; /* DESIGN.md: [host] means no MX lookup */
             f->mx_dns = DECIDE_DNS_SECURE;
-            add_host(f, domain, strlen(domain));
-            if (f->n_hosts == 1)
+            /* The next-hop is the one host; a name that is not a host name
+             * cannot be connected to (no host, no DANE). */
+            char norm[DOMAIN_BUF_SIZE];
+            struct mxtls_diag d = {0};
+            struct mx_target t = {0, NULL};
+            if (domain_normalize(domain, strlen(domain), norm, sizeof(norm), &d) == 0 &&
+                ((t.name = strdup(norm)) == NULL || set_hosts(g, &t, 1) < 0 ||
+                 (g->gh = calloc(1, sizeof(*g->gh))) == NULL))
+                mx_fail(f, "out of memory");
+            free(t.name);
+            if (f->n_hosts == 1 && g->gh != NULL)
                 start_host(g, 0);
         } else {
-            g->mx_slot = (struct dane_slot){g, 0, SLOT_MX};
+            g->mx_slot = (struct dane_slot){g, 0, SLOT_MX, NULL};
             start(g, &g->mx_slot, domain, RR_MX);
         }
         if (--g->pending > 0) {
@@ -476,15 +605,27 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
         return 1;
     }
     w->next = g->waiters;
+    w->g = g;
     g->waiters = w;
     *wait = w;
     return 0;
 }
 
-/* dane_wait_cancel - forget the callback */
+/*
+ * dane_wait_cancel - forget the callback. When no waiter of the gathering is
+ * left (every client went away), cancel its DNS lookups and free it: a
+ * gathering nobody waits for must not keep running (issue 17).
+ */
 void dane_wait_cancel(struct dane_wait *w)
 {
     w->cb = NULL;
+    struct dane_gather *g = w->g;
+    if (g == NULL)
+        return;
+    for (struct dane_wait *o = g->waiters; o != NULL; o = o->next)
+        if (o->cb != NULL)
+            return;
+    gather_free(g);
 }
 
 struct sweep {

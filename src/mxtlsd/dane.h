@@ -4,8 +4,8 @@
  *
  * For a next-hop (domain, bracketed, port), dane_query produces struct
  * dane_facts: the MX answer and its DNSSEC status (none for a bracketed
- * next-hop), and, only when that answer is secure, for each MX host (at most
- * DECIDE_HOSTS_MAX) the A and AAAA lookups in parallel and, only when both are
+ * next-hop), and, only when that answer is secure, for each MX host the A and
+ * AAAA lookups in parallel and, only when both are
  * secure, the TLSA RRset at _<port>._tcp.<host>. A host reached through a
  * secure CNAME chain is looked up at the expanded name first, then at the
  * original name (RFC 7672 §2.2.2). Secure NODATA for MX makes the domain its
@@ -16,6 +16,16 @@
  * failures are not cached (the validator has its own negative cache). One
  * gathering per next-hop runs at a time, shared by every query that arrives
  * meanwhile. Facts are reference-counted. Event loop only; nothing blocks.
+ *
+ * Every distinct host of the MX answer is considered; a secure MX RRset with
+ * more than DECIDE_HOSTS_MAX distinct hosts makes the MX lookup FAILED (TEMP,
+ * RFC 7672 §2.1.1 fail closed), the same way whatever the answer order. Hosts
+ * are kept in (preference, name) order. When every query waiting for a
+ * gathering has been cancelled (its client went away), the gathering's DNS
+ * lookups are cancelled and it is freed.
+ *
+ * Memory: facts are compact (issue 17): exact-size strings, NULL for "none";
+ * for an insecure MX answer a host is only its name (what explain shows).
  */
 #ifndef MXTLSD_DANE_H
 #define MXTLSD_DANE_H
@@ -36,40 +46,39 @@ struct dane_cache;
 struct dane_wait;
 
 struct dane_rr {
-    char *text;  /* "3 1 1 abcd...", owned */
+    char *text;  /* "3 1 1 abcd...", owned; NULL when malformed */
+    char *why;   /* "usable" or the tlsa module's reason, owned */
     bool usable; /* RFC 7672 §3.1 */
-    char why[DANE_WHY_MAX];
 };
 
+/* One MX host; every string owned, NULL when there is none. */
 struct dane_host {
-    char name[DOMAIN_BUF_SIZE];
-    bool addr_looked;            /* the address lookups ran (secure MX answer or [host]) */
-    enum decide_dns addr;        /* A and AAAA combined: the worst of the two */
-    char addrs[160];             /* the addresses found, space-separated, for explanations */
-    char canon[DOMAIN_BUF_SIZE]; /* CNAME target of the address lookup, "" when none */
-    bool tlsa_looked;            /* the TLSA lookup ran (addr secure) */
-    char tlsa_name[DOMAIN_BUF_SIZE + 16]; /* where the TLSA RRset was (last) looked up */
+    char *name;
+    char *addrs;           /* the addresses found, space-separated, for explanations */
+    char *canon;           /* CNAME target of the address lookup */
+    char *tlsa_name;       /* where the TLSA RRset was (last) looked up */
+    char *why;             /* the failing lookup's reason */
+    struct dane_rr *shown; /* n_shown TLSA records as text, for explanations */
+    enum decide_dns addr;  /* A and AAAA combined: the worst of the two */
     enum decide_dns tlsa;
     unsigned n_tlsa, n_usable;
-    size_t n_shown;
-    struct dane_rr shown[DANE_RR_SHOWN_MAX];
-    char why[DANE_WHY_MAX]; /* the failing lookup's reason, "" otherwise */
+    unsigned char n_shown;
+    bool addr_looked; /* the address lookups ran (secure MX answer or [host]) */
+    bool tlsa_looked; /* the TLSA lookup ran (addr secure) */
 };
 
 struct dane_facts {
     unsigned refs;
-    char domain[DOMAIN_BUF_SIZE];
     bool bracketed;
     uint16_t port;
     enum decide_mx mx;
     enum decide_dns mx_dns;
-    char mx_why[DANE_WHY_MAX];
+    char *mx_why; /* owned; NULL when the MX lookup did not fail */
     size_t n_hosts;
-    struct dane_host *hosts; /* n_hosts of them (at most DECIDE_HOSTS_MAX), heap:
-                              * a host is ~3 KiB and most domains have one or two */
-    size_t hosts_cap;
+    struct dane_host *hosts; /* exactly n_hosts, heap */
     int64_t gathered_at;
     int64_t expires; /* unix time; 0 = not cacheable */
+    char domain[];   /* exact size */
 };
 
 typedef void (*dane_callback)(struct dane_facts *facts, void *arg);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "store.h"
+
 /* host_json - one MX host's DANE facts */
 static json_t *host_json(const struct dane_host *h)
 {
@@ -17,8 +19,8 @@ static json_t *host_json(const struct dane_host *h)
         return o;
     }
     json_object_set_new(o, "address_dnssec", json_string(decide_dns_name(h->addr)));
-    json_object_set_new(o, "addresses", json_string(h->addrs));
-    if (h->canon[0] != '\0')
+    json_object_set_new(o, "addresses", json_string(h->addrs ? h->addrs : ""));
+    if (h->canon != NULL)
         json_object_set_new(o, "cname_target", json_string(h->canon));
     if (h->tlsa_looked) {
         json_object_set_new(o, "tlsa_name", json_string(h->tlsa_name));
@@ -38,7 +40,7 @@ static json_t *host_json(const struct dane_host *h)
     } else {
         json_object_set_new(o, "tlsa_dnssec", json_string("not looked up"));
     }
-    if (h->why[0] != '\0')
+    if (h->why != NULL)
         json_object_set_new(o, "error", json_string(h->why));
     return o;
 }
@@ -63,7 +65,7 @@ static const char *mx_kind_name(enum decide_mx mx)
 /* sts_json - where MTA-STS stands */
 static json_t *sts_json(const struct sts_answer *a)
 {
-    static const char *const states[] = {"no-record", "policy", "failed"};
+    static const char *const states[] = {"no-record", "policy", "failed", "resolver-failed"};
     json_t *o = json_object();
     json_object_set_new(o, "state", json_string(states[a->state]));
     if (a->id[0] != '\0')
@@ -97,6 +99,34 @@ static json_t *sts_json(const struct sts_answer *a)
     return o;
 }
 
+/* store_json - the persistent cache's backlog and history (issue 17, items 7 and 8) */
+static json_t *store_json(const struct store *s)
+{
+    struct store_health h;
+    store_health(s, &h);
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(h.path));
+    json_object_set_new(o, "state",
+                        json_string(h.failing   ? "failing"
+                                    : h.lagging ? "lagging"
+                                                : "ok"));
+    json_object_set_new(o, "queued", json_integer((json_int_t)h.queued));
+    json_object_set_new(o, "oldest_ms", json_integer(h.oldest_ms));
+    json_object_set_new(o, "written", json_integer((json_int_t)h.written));
+    json_object_set_new(o, "failed_writes", json_integer((json_int_t)h.failed));
+    json_object_set_new(o, "dropped_writes", json_integer((json_int_t)h.dropped));
+    if (h.last_error[0] != '\0')
+        json_object_set_new(o, "last_error", json_string(h.last_error));
+    json_object_set_new(o, "file_lost", json_integer(h.file_lost));
+    if (h.file_lost > 0)
+        json_object_set_new(o, "file_lost_at", json_integer(h.file_lost_at));
+    if (h.shrank) {
+        json_object_set_new(o, "shrank_from", json_integer((json_int_t)h.shrank_from));
+        json_object_set_new(o, "start_warning", json_string(h.start_warning));
+    }
+    return o;
+}
+
 /* explain_json - the whole explanation */
 char *explain_json(const struct lookup_result *r)
 {
@@ -122,7 +152,7 @@ char *explain_json(const struct lookup_result *r)
         json_object_set_new(mx, "answer", json_string(mx_kind_name(f->mx)));
         if (f->mx != DECIDE_MX_BRACKETED)
             json_object_set_new(mx, "dnssec", json_string(decide_dns_name(f->mx_dns)));
-        if (f->mx_why[0] != '\0')
+        if (f->mx_why != NULL)
             json_object_set_new(mx, "error", json_string(f->mx_why));
         json_t *hosts = json_array();
         for (size_t i = 0; i < f->n_hosts; i++)
@@ -132,6 +162,8 @@ char *explain_json(const struct lookup_result *r)
         json_object_set_new(o, "mx", mx);
     }
     json_object_set_new(o, "mta_sts", sts_json(&r->sts));
+    if (r->store != NULL)
+        json_object_set_new(o, "cache_store", store_json(r->store));
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;

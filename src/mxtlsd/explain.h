@@ -2,8 +2,11 @@
  * explain - a lookup result as JSON, for `mxtls query` and the daemon's
  * explain request: the reply, the rule that gave it, the DANE facts (MX
  * answer, each host's addresses, TLSA RRset and which records are usable and
- * why) and the MTA-STS state (policy id, mode, mx patterns, max_age, cache
- * age, failure). Compact, ASCII-only (non-ASCII escaped), one line.
+ * why), the MTA-STS state (policy id, mode, mx patterns, max_age, cache
+ * age, failure) and, with a persistent cache, its store's health
+ * ("cache_store": writes not on disk yet, the oldest one's age, failed and
+ * dropped writes, a file lost while running or found empty at start). Compact, ASCII-only
+ * (non-ASCII escaped), one line.
  */
 #ifndef MXTLSD_EXPLAIN_H
 #define MXTLSD_EXPLAIN_H

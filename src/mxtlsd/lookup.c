@@ -15,6 +15,7 @@ struct lookup {
     struct dane_wait *dane_wait;
     struct sts_answer sts;
     struct sts_wait *sts_wait;
+    const struct store *store;
     unsigned pending; /* halves still outstanding */
     lookup_callback cb;
     void *arg;
@@ -74,6 +75,7 @@ static void finish(struct lookup *l)
 {
     struct lookup_result r;
     conclude(&l->nh, &l->zone, l->facts, &l->sts, &r);
+    r.store = l->store;
     lookup_callback cb = l->cb;
     void *arg = l->arg;
     free(l);
@@ -112,6 +114,7 @@ int lookup_start(const struct pipeline *p, const struct socketmap_nexthop *nh,
     l->zone = *zone;
     l->cb = cb;
     l->arg = arg;
+    l->store = p->store;
     l->pending = 2;
     int dr = dane_query(p->dane, nh->domain, nh->bracketed, nh->port, zone->timeout_ms, &l->facts,
                         on_dane, l, &l->dane_wait);
@@ -138,6 +141,7 @@ int lookup_start(const struct pipeline *p, const struct socketmap_nexthop *nh,
         return 0;
     }
     conclude(&l->nh, &l->zone, l->facts, &l->sts, result);
+    result->store = l->store;
     free(l);
     return 1;
 }

@@ -19,11 +19,13 @@
 #include "sts_cache.h"
 
 struct lookup;
+struct store;
 
 /* The services a lookup uses (borrowed). */
 struct pipeline {
     struct dane_cache *dane;
     struct sts_cache *sts;
+    struct store *store; /* the persistent cache, for explain's backlog; NULL: none */
 };
 
 struct lookup_result {
@@ -32,6 +34,7 @@ struct lookup_result {
     struct decide_result decision; /* reply, why, dane_why, sts_source */
     struct dane_facts *facts;      /* reference */
     struct sts_answer sts;
+    const struct store *store; /* the pipeline's, borrowed: its health is explained */
 };
 
 typedef void (*lookup_callback)(struct lookup_result *result, void *arg);

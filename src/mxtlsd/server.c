@@ -1,5 +1,10 @@
 /*
  * server - bind, accept, drain (see server.h).
+ *
+ * Accepting is paused, never spun: libevent's listener calls on_accept_error
+ * for every failed accept() while the listening socket stays readable, which
+ * at the descriptor limit is a busy loop (issue 17: 96% CPU, a log line per
+ * call). Pausing leaves the waiting connections in the kernel's listen queue.
  */
 #include "server.h"
 
@@ -9,6 +14,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,7 +23,101 @@
 #include "log.h"
 #include "session.h"
 
-/* on_accept - a new Postfix connection */
+/* since - seconds from a to now (CLOCK_MONOTONIC) */
+static double since(const struct timespec *a, const struct timespec *now)
+{
+    return (double)(now->tv_sec - a->tv_sec) + (double)(now->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* episode_note - a pause: log the start of an episode once, count the rest */
+static void episode_note(struct server *srv, bool at_limit, int err)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!srv->episode.active) {
+        memset(&srv->episode, 0, sizeof(srv->episode));
+        srv->episode.active = true;
+        srv->episode.started = now;
+        struct timeval quiet = {SERVER_EPISODE_QUIET_S, 0};
+        evtimer_add(srv->episode_timer, &quiet);
+        if (at_limit)
+            log_msg(LOG_LEVEL_WARN,
+                    "%zu connections open (max_connections %zu): not accepting more until one "
+                    "ends; new connections wait in the listen queue",
+                    srv->n_sessions, srv->max_sessions);
+    }
+    if (!at_limit && srv->episode.accept_errors == 0)
+        log_msg(LOG_LEVEL_WARN,
+                "accept: %s (%zu connections open): accepting paused, retried every %d ms and "
+                "whenever a connection ends",
+                strerror(err), srv->n_sessions, SERVER_ACCEPT_RETRY_MS);
+    srv->episode.last_paused = now;
+    if (at_limit)
+        srv->episode.at_limit++;
+    else
+        srv->episode.accept_errors++;
+    if (srv->n_sessions > srv->episode.peak)
+        srv->episode.peak = srv->n_sessions;
+}
+
+/* on_episode_timer - log the end of an episode once accepting stayed unpaused a while */
+static void on_episode_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (srv->paused || since(&srv->episode.last_paused, &now) < SERVER_EPISODE_QUIET_S) {
+        struct timeval quiet = {SERVER_EPISODE_QUIET_S, 0};
+        evtimer_add(srv->episode_timer, &quiet);
+        return;
+    }
+    srv->episode.active = false;
+    log_msg(LOG_LEVEL_WARN,
+            "accepting connections normally again (%zu open) after %.1f s: %llu pauses at "
+            "max_connections %zu, %llu failed accept calls, at most %zu connections open",
+            srv->n_sessions, since(&srv->episode.started, &srv->episode.last_paused),
+            srv->episode.at_limit, srv->max_sessions, srv->episode.accept_errors,
+            srv->episode.peak);
+}
+
+/* pause_accepting - disable the listener; after a failed accept, retry on a timer */
+static void pause_accepting(struct server *srv, bool at_limit, int err)
+{
+    if (srv->listener == NULL)
+        return;
+    evconnlistener_disable(srv->listener);
+    srv->paused = true;
+    episode_note(srv, at_limit, err);
+    if (!at_limit) {
+        struct timeval tv = {0, SERVER_ACCEPT_RETRY_MS * 1000};
+        evtimer_add(srv->retry_timer, &tv);
+    }
+}
+
+/* resume_accepting - enable the listener again when below max_sessions */
+static void resume_accepting(struct server *srv)
+{
+    if (!srv->paused || srv->listener == NULL || srv->draining ||
+        srv->n_sessions >= srv->max_sessions)
+        return;
+    srv->paused = false;
+    if (srv->episode.active) /* the quiet time that ends an episode starts now */
+        clock_gettime(CLOCK_MONOTONIC, &srv->episode.last_paused);
+    evtimer_del(srv->retry_timer);
+    evconnlistener_enable(srv->listener);
+}
+
+/* on_retry_timer - a while after a failed accept: try again */
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    resume_accepting(arg);
+}
+
+/* on_accept - a new Postfix connection; at max_sessions stop accepting */
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -27,14 +127,59 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct server *srv = arg;
     if (session_new(srv, fd) == NULL)
         log_msg(LOG_LEVEL_WARN, "out of memory: connection refused");
+    if (srv->n_sessions >= srv->max_sessions)
+        pause_accepting(srv, true, 0);
 }
 
-/* on_accept_error - EMFILE and friends: log, keep listening */
+/* on_accept_error - EMFILE and friends: pause instead of spinning on a readable socket */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     (void)l;
-    (void)arg;
-    log_msg(LOG_LEVEL_WARN, "accept: %s", strerror(errno));
+    int err = EVUTIL_SOCKET_ERROR();
+    pause_accepting(arg, false, err);
+}
+
+/*
+ * size_sessions - raise the soft descriptor limit to the hard one, then fit
+ * max_connections beside what the resolver and the daemon itself may open.
+ */
+static void size_sessions(struct server *srv)
+{
+    const struct mxtls_config *cfg = srv->cfg;
+    size_t want = cfg->max_connections > 0 ? cfg->max_connections : 1;
+    struct rlimit rl;
+    srv->max_sessions = want;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+            log_msg(LOG_LEVEL_DEBUG, "descriptor limit raised from %llu to %llu",
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+            rl.rlim_cur = rl.rlim_max;
+        } else {
+            log_msg(LOG_LEVEL_DEBUG, "cannot raise the descriptor limit from %llu to %llu: %s",
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                    strerror(errno));
+        }
+    }
+    unsigned long long reserved = (unsigned long long)cfg->resolver.outgoing_range +
+                                  cfg->resolver.outgoing_num_tcp + SERVER_FD_MARGIN;
+    unsigned long long limit = (unsigned long long)rl.rlim_cur;
+    if (rl.rlim_cur == RLIM_INFINITY || limit >= reserved + want)
+        return;
+    /* What is left beside the resolver; a quarter of the limit when nothing is. */
+    unsigned long long room = limit > reserved ? limit - reserved : limit / 4;
+    if (room == 0)
+        room = 1;
+    if (room < want)
+        srv->max_sessions = (size_t)room;
+    log_msg(LOG_LEVEL_WARN,
+            "descriptor limit %llu is below max_connections %zu + resolver.outgoing_range %u + "
+            "resolver.outgoing_num_tcp %u + %d for the daemon: accepting at most %zu "
+            "connections (raise LimitNOFILE or ulimit -n, or lower those)",
+            limit, want, (unsigned)cfg->resolver.outgoing_range,
+            (unsigned)cfg->resolver.outgoing_num_tcp, SERVER_FD_MARGIN, srv->max_sessions);
 }
 
 /* listen_unix - bind the Unix socket, replacing a stale socket file */
@@ -91,6 +236,11 @@ static int listen_tcp(struct server *srv, unsigned flags, struct mxtls_diag *dia
 int server_listen(struct server *srv, struct mxtls_diag *diag)
 {
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
+    size_sessions(srv);
+    srv->retry_timer = evtimer_new(srv->base, on_retry_timer, srv);
+    srv->episode_timer = evtimer_new(srv->base, on_episode_timer, srv);
+    if (srv->retry_timer == NULL || srv->episode_timer == NULL)
+        return mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "out of memory");
     int err = srv->cfg->path != NULL ? listen_unix(srv, flags, diag) : listen_tcp(srv, flags, diag);
     if (err < 0)
         return err;
@@ -120,6 +270,8 @@ void server_drain(struct server *srv)
         if (srv->cfg->path != NULL)
             unlink(srv->cfg->path);
     }
+    if (srv->retry_timer != NULL)
+        evtimer_del(srv->retry_timer);
     if (srv->n_sessions == 0) {
         event_base_loopexit(srv->base, NULL);
         return;
@@ -137,26 +289,34 @@ void server_drain(struct server *srv)
     }
 }
 
-/* server_session_gone - count down; the last one out ends a drain */
+/* server_session_gone - count down; the last one out ends a drain; accept again */
 void server_session_gone(struct server *srv)
 {
     srv->n_sessions--;
     if (srv->draining && srv->n_sessions == 0)
         event_base_loopexit(srv->base, NULL);
+    else if (srv->paused)
+        resume_accepting(srv); /* a descriptor and a slot are free */
 }
 
 /* server_close - free everything that is left */
 void server_close(struct server *srv)
 {
-    while (srv->sessions != NULL)
-        session_free(srv->sessions);
     if (srv->listener != NULL) {
         evconnlistener_free(srv->listener);
         srv->listener = NULL;
         if (srv->cfg->path != NULL)
             unlink(srv->cfg->path);
     }
+    while (srv->sessions != NULL)
+        session_free(srv->sessions);
     if (srv->drain_timer != NULL)
         event_free(srv->drain_timer);
     srv->drain_timer = NULL;
+    if (srv->retry_timer != NULL)
+        event_free(srv->retry_timer);
+    srv->retry_timer = NULL;
+    if (srv->episode_timer != NULL)
+        event_free(srv->episode_timer);
+    srv->episode_timer = NULL;
 }

@@ -1,5 +1,25 @@
 /*
  * session - socketmap requests and replies on one connection (see session.h).
+ *
+ * Three limits keep one connection from holding the daemon (issue 17): the
+ * bufferevent's read timeout (SESSION_IDLE_S) closes a connection with
+ * nothing to say; the deadline timer closes one whose request is not
+ * complete request_timeout after its first octet, however slowly the rest
+ * trickles in (the read timeout restarts with every octet); and reading
+ * stops while more than output_high_water octets of replies wait to be
+ * written, so a peer that pipelines and never reads holds at most that much
+ * (plus one reply) until the write timeout (SESSION_WRITE_S) drops it.
+ *
+ * While a request's lookup is pending the connection is still read, only to
+ * notice its peer going away: nothing is decoded until the reply is queued,
+ * and the read high-water mark (SESSION_READ_HIGH_WATER, one maximal frame)
+ * stops reading a peer that pipelines more than that. EOF or an error then
+ * frees the session, and session_free cancels the lookup, so a client that
+ * gave up (Postfix closes its socketmap connection when its own timeout
+ * passes) no longer holds resolver capacity (issue 17 item 1). A peer that
+ * half-closes after its request is treated as gone too: Postfix and postmap
+ * never half-close (dict_sockmap writes the request and reads the reply on
+ * a connection they close whole), and TCP cannot tell the two apart.
  */
 #include "session.h"
 
@@ -24,13 +44,30 @@ struct session {
     struct lookup *pending; /* the lookup of the request being answered */
     bool explain;           /* the pending request asked for an explanation */
     bool closing;           /* close once the output is written */
+    bool throttled;         /* not reading: the output is above output_high_water */
+    bool deadline_armed;    /* a partial request is buffered; deadline is pending */
+    struct event *deadline; /* request_timeout from a request's first octet */
     char key[SOCKETMAP_KEY_MAX + 1];
 };
+
+/* The longest request frame: 4 digits, ':', the payload, ','; and some slack. */
+#define SESSION_READ_HIGH_WATER (SOCKETMAP_REQUEST_MAX + 8)
 
 /* One reply buffer for the whole process: the loop is single-threaded. */
 static char reply_buf[SOCKETMAP_REPLY_BUF_SIZE];
 
 static void on_read(struct bufferevent *bev, void *arg);
+
+/*
+ * set_idle - the idle limit applies (no request of ours is pending) or not
+ * (waiting for our own lookup is not the peer being idle; the zone's
+ * timeout, up to an hour, bounds that wait). The write limit always does.
+ */
+static void set_idle(struct session *s, bool on)
+{
+    struct timeval idle = {SESSION_IDLE_S, 0}, wr = {SESSION_WRITE_S, 0};
+    bufferevent_set_timeouts(s->bev, on ? &idle : NULL, &wr);
+}
 
 /* session_next - list walk */
 struct session *session_next(const struct session *s)
@@ -44,6 +81,8 @@ void session_free(struct session *s)
     struct server *srv = s->srv;
     if (s->pending != NULL)
         lookup_cancel(s->pending);
+    if (s->deadline != NULL)
+        event_free(s->deadline);
     bufferevent_free(s->bev);
     if (s->prev != NULL)
         s->prev->next = s->next;
@@ -111,6 +150,7 @@ static void resume(struct session *s)
             session_free(s);
         return;
     }
+    set_idle(s, true);
     bufferevent_enable(s->bev, EV_READ);
     on_read(s->bev, s); /* requests may already be buffered (pipelining) */
 }
@@ -191,21 +231,71 @@ static int handle(struct session *s, const char *data, size_t len)
     return 1;
 }
 
+/*
+ * set_deadline - a partial request is buffered (arm the deadline unless it
+ * runs already: it counts from the request's first octet) or not (disarm).
+ */
+static void set_deadline(struct session *s, bool partial)
+{
+    if (partial == s->deadline_armed)
+        return;
+    if (partial) {
+        uint32_t ms = s->srv->cfg->request_timeout_ms;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        evtimer_add(s->deadline, &tv);
+    } else {
+        evtimer_del(s->deadline);
+    }
+    s->deadline_armed = partial;
+}
+
+/* on_deadline - request_timeout passed with the request still incomplete: close */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    s->deadline_armed = false;
+    log_msg(LOG_LEVEL_INFO,
+            "closing a connection: its request was not complete %u ms after its first octet "
+            "(%zu octets received)",
+            (unsigned)s->srv->cfg->request_timeout_ms,
+            evbuffer_get_length(bufferevent_get_input(s->bev)));
+    session_free(s);
+}
+
 /* on_read - decode and answer the buffered requests, one at a time */
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    /*
+     * A lookup is pending: read only to notice EOF (on_event). What arrives
+     * is the next request, decoded (and its deadline started) after this
+     * reply, as a request that arrives then would be: the wait is ours.
+     */
+    if (s->pending != NULL)
+        return;
     while (s->pending == NULL && !s->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) > s->srv->cfg->output_high_water) {
+            /* Replies are not being read: stop reading requests until on_write. */
+            s->throttled = true;
+            bufferevent_disable(bev, EV_READ);
+            set_deadline(s, false); /* the wait is ours now, not the peer's */
+            return;
+        }
         size_t avail = evbuffer_get_length(in);
         /* The longest frame: 4 digits, ':', the payload, ','. */
-        size_t want = avail < SOCKETMAP_REQUEST_MAX + 8 ? avail : SOCKETMAP_REQUEST_MAX + 8;
+        size_t want = avail < SESSION_READ_HIGH_WATER ? avail : SESSION_READ_HIGH_WATER;
         const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
         struct netstring_frame fr;
         struct mxtls_diag d = {0};
         int rc = netstring_decode(buf, want, SOCKETMAP_REQUEST_MAX, &fr, &d);
-        if (rc == MXTLS_EAGAIN)
+        if (rc == MXTLS_EAGAIN) {
+            set_deadline(s, avail > 0);
             return;
+        }
+        set_deadline(s, false);
         if (rc < 0) {
             log_msg(LOG_LEVEL_WARN, "bad socketmap frame at octet %zu: %s; closing", d.offset,
                     d.what);
@@ -217,24 +307,40 @@ static void on_read(struct bufferevent *bev, void *arg)
         int answered = handle(s, fr.data, fr.len);
         evbuffer_drain(in, fr.consumed);
         if (!answered) {
-            bufferevent_disable(bev, EV_READ); /* one request at a time */
-            return;
+            set_idle(s, false);
+            return; /* one request at a time: the rest waits for on_lookup */
         }
     }
     if (s->closing)
         resume(s);
 }
 
-/* on_write - output flushed: a closing session can go now */
+/*
+ * on_write - the output drained to half of output_high_water or less (the
+ * write low-water mark): a closing session can go once it is empty, a
+ * throttled one reads again.
+ */
 static void on_write(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
     struct session *s = arg;
-    if (s->closing && s->pending == NULL)
-        session_free(s);
+    if (s->closing) {
+        if (s->pending == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            session_free(s);
+        return;
+    }
+    if (s->throttled) {
+        s->throttled = false;
+        if (s->pending == NULL) {
+            bufferevent_enable(bev, EV_READ);
+            on_read(bev, s); /* requests may already be buffered */
+        }
+    }
 }
 
-/* on_event - EOF, error or timeout: the connection is done */
+/*
+ * on_event - EOF, error or timeout: the connection is done. A pending
+ * lookup is cancelled (session_free): its client is gone.
+ */
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
@@ -242,6 +348,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT)
         log_msg(LOG_LEVEL_DEBUG, "closing a connection after %s timeout",
                 (what & BEV_EVENT_READING) ? "idle" : "write");
+    else if (s->pending != NULL)
+        log_msg(LOG_LEVEL_DEBUG, "%s: the client %s before the answer; lookup cancelled", s->key,
+                (what & BEV_EVENT_EOF) ? "closed the connection" : "connection failed");
     session_free(s);
 }
 
@@ -260,8 +369,15 @@ struct session *session_new(struct server *srv, int fd)
         return NULL;
     }
     s->srv = srv;
-    struct timeval idle = {SESSION_IDLE_S, 0}, wr = {SESSION_WRITE_S, 0};
-    bufferevent_set_timeouts(s->bev, &idle, &wr);
+    s->deadline = evtimer_new(srv->base, on_deadline, s);
+    if (s->deadline == NULL) {
+        bufferevent_free(s->bev);
+        free(s);
+        return NULL;
+    }
+    set_idle(s, true);
+    bufferevent_setwatermark(s->bev, EV_WRITE, srv->cfg->output_high_water / 2, 0);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_READ_HIGH_WATER);
     bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
     bufferevent_enable(s->bev, EV_READ);
     s->next = srv->sessions;

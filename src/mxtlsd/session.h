@@ -9,6 +9,16 @@
  * request whose key is not a next-hop we look up is "NOTFOUND ". The special
  * map name SESSION_EXPLAIN_NAME asks for an explanation: key "ZONE NEXTHOP",
  * reply "OK <JSON>" (explain.c), for `mxtls query`.
+ *
+ * Limits (issue 17): a connection is closed when a request is not complete
+ * request_timeout after its first octet, when it stays idle SESSION_IDLE_S
+ * with no partial request, or when its peer reads nothing for
+ * SESSION_WRITE_S; no request is read while more than output_high_water
+ * octets of replies wait to be written (reading resumes below half of it).
+ * A connection closed (or half-closed) by its peer while its request's
+ * lookup is pending is freed at once and the lookup cancelled, so a client
+ * that gave up holds no resolver capacity; what it pipelined meanwhile is
+ * buffered up to one maximal frame, then no longer read.
  */
 #ifndef MXTLSD_SESSION_H
 #define MXTLSD_SESSION_H

@@ -1,33 +1,275 @@
 /*
- * store - SQLite write-through worker thread (see store.h).
+ * store - SQLite write-behind worker thread (see store.h).
+ *
+ * The queue is a FIFO of operations, one per domain (a table from domain to
+ * its queued operation replaces a queued write in place, keeping its age).
+ * The worker takes the whole queue as one batch, writes it in one
+ * transaction and, when that fails, puts back what no newer change replaced.
+ * Everything shared with the loop is under s->lock; SQLite is called only
+ * by the worker (and by store_load before the first write), never under the
+ * lock.
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "table.h"
 
 struct store_op {
     struct store_op *next;
     bool delete;
+    int64_t since_ms;     /* when the domain's first unwritten change was queued */
     struct cache_entry e; /* delete: only e.domain */
 };
 
 struct store {
-    struct cache_sqlite *db;
+    struct cache_sqlite *db; /* the worker's (and store_load's) only */
+    char *path;
+    char *state_path; /* the side record */
+    struct store_config cfg;
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    /* under lock */
     struct store_op *head, *tail;
+    struct table *queued_by_domain; /* domain -> its op in the queue */
     size_t queued;
+    size_t in_flight;
+    int64_t in_flight_since_ms; /* oldest since_ms of the batch being written */
     bool stopping;
     bool warned_full;
+    bool lag_warned;
+    bool failing;
+    int64_t failing_since_ms;
+    bool repersist;
+    bool watching;         /* the load is over: the worker may check the file */
+    struct store_health h; /* counters and history (queued/oldest computed) */
+    /* worker only */
+    dev_t dev;
+    ino_t ino;
+    bool have_ino;
+    int64_t next_check_ms;
+    int64_t next_retry_ms; /* failing: when the failed batch is tried again */
+    int64_t state_written_ms;
+    bool state_dirty;
 };
+
+/* now_ms - the monotonic clock, for ages */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* op_free - an operation and what it owns */
+static void op_free(struct store_op *op)
+{
+    cache_entry_finish(&op->e);
+    free(op);
+}
+
+/* remember_inode - the device and inode the path names now */
+static void remember_inode(struct store *s)
+{
+    struct stat st;
+    s->have_ino = stat(s->path, &st) == 0;
+    if (s->have_ino) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+    }
+}
+
+/* read_state - the row count the side record holds; -1 when there is none */
+static long long read_state(const struct store *s)
+{
+    char buf[64];
+    int fd = open(s->state_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* "rows N\n": bounded, digits only */
+    if (strncmp(buf, "rows ", 5) != 0)
+        return -1;
+    long long v = 0;
+    const char *p = buf + 5;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (LLONG_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return *p == '\n' || *p == '\0' ? v : -1;
+}
+
+/* write_state - replace the side record with the current row count (tmp + rename) */
+static void write_state(struct store *s)
+{
+    size_t rows = 0;
+    struct mxtls_diag d = {0};
+    if (cache_sqlite_count(s->db, &rows, &d) < 0)
+        return; /* retried after the next batch */
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", s->state_path) >= (int)sizeof(tmp))
+        return;
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "rows %zu\n", rows);
+    bool ok = write(fd, line, (size_t)n) == n;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, s->state_path) < 0)
+        unlink(tmp);
+    s->state_written_ms = now_ms();
+    s->state_dirty = false;
+}
+
+/* set_error - remember a failure for store_health (under lock) */
+static void set_error(struct store *s, const char *what)
+{
+    snprintf(s->h.last_error, sizeof(s->h.last_error), "%s", what);
+}
+
+/*
+ * check_file - item 7: the path must still name the database we write. When
+ * it was deleted or replaced, close (SQLite then removes our FILE-wal and
+ * FILE-shm), open it again (which creates it) and ask the loop to write what
+ * memory holds. Worker only.
+ */
+static void check_file(struct store *s)
+{
+    s->next_check_ms = now_ms() + STORE_CHECK_MS;
+    struct stat st;
+    bool present = stat(s->path, &st) == 0;
+    if (s->db != NULL && s->have_ino && present && st.st_dev == s->dev && st.st_ino == s->ino)
+        return;
+    bool first = s->db != NULL;
+    if (first) {
+        log_msg(LOG_LEVEL_WARN,
+                "cache: %s was %s while running: recreating it and writing every policy held "
+                "in memory again",
+                s->path, present ? "replaced by another file" : "deleted");
+        cache_sqlite_close(s->db);
+        s->db = NULL;
+        pthread_mutex_lock(&s->lock);
+        s->h.file_lost++;
+        s->h.file_lost_at = (int64_t)time(NULL);
+        pthread_mutex_unlock(&s->lock);
+    }
+    struct mxtls_diag d = {0};
+    struct cache_sqlite *db = NULL;
+    int err = cache_sqlite_open(s->path, &db, &d);
+    pthread_mutex_lock(&s->lock);
+    if (err < 0) {
+        set_error(s, d.what);
+        pthread_mutex_unlock(&s->lock);
+        if (first)
+            log_msg(LOG_LEVEL_ERROR, "cache: cannot recreate %s: %s (retrying)", s->path, d.what);
+        return;
+    }
+    s->repersist = true;
+    pthread_mutex_unlock(&s->lock);
+    cache_sqlite_set_busy_timeout(db, s->cfg.busy_ms);
+    s->db = db;
+    remember_inode(s);
+    s->state_dirty = true;
+}
+
+/* take_batch - move the whole queue into a list the worker owns (under lock) */
+static struct store_op *take_batch(struct store *s, size_t *n)
+{
+    struct store_op *batch = s->head;
+    int64_t oldest = 0;
+    for (struct store_op *op = batch; op != NULL; op = op->next) {
+        table_delete(s->queued_by_domain, op->e.domain);
+        if (oldest == 0 || op->since_ms < oldest)
+            oldest = op->since_ms;
+    }
+    *n = s->queued;
+    s->head = s->tail = NULL;
+    s->queued = 0;
+    s->in_flight = *n;
+    s->in_flight_since_ms = oldest;
+    return batch;
+}
+
+/* put_back - a failed batch returns to the queue's front, unless a newer change replaced it */
+static void put_back(struct store *s, struct store_op *batch)
+{
+    struct store_op *keep = NULL, *last = NULL;
+    while (batch != NULL) {
+        struct store_op *op = batch;
+        batch = op->next;
+        op->next = NULL;
+        struct store_op *newer = table_get(s->queued_by_domain, op->e.domain);
+        if (newer != NULL) {
+            if (op->since_ms < newer->since_ms)
+                newer->since_ms = op->since_ms; /* still unwritten since then */
+            op_free(op);
+            continue;
+        }
+        if (table_put(s->queued_by_domain, op->e.domain, op) < 0) {
+            s->h.dropped++;
+            op_free(op);
+            continue;
+        }
+        if (last != NULL)
+            last->next = op;
+        else
+            keep = op;
+        last = op;
+        s->queued++;
+    }
+    if (last != NULL) {
+        last->next = s->head;
+        s->head = keep;
+        if (s->tail == NULL)
+            s->tail = last;
+    }
+}
+
+/* write_batch - one transaction; 0, or a negative code with diag (nothing committed) */
+static int write_batch(struct store *s, struct store_op *batch, struct mxtls_diag *d)
+{
+    if (s->db == NULL)
+        return mxtls_diag_set(d, MXTLS_EIO, 0, "%s: not open", s->path);
+    int err = cache_sqlite_begin(s->db, d);
+    if (err < 0)
+        return err;
+    for (struct store_op *op = batch; op != NULL; op = op->next) {
+        struct mxtls_diag od = {0};
+        err = op->delete ? cache_sqlite_delete(s->db, op->e.domain, &od)
+                         : cache_sqlite_put(s->db, &op->e, &od);
+        if (err == MXTLS_EAGAIN || err == MXTLS_EIO || err == MXTLS_ENOMEM) {
+            *d = od;
+            cache_sqlite_rollback(s->db);
+            return err;
+        }
+        if (err < 0 && err != MXTLS_ENOTFOUND) /* this row only: a bug, not the disk */
+            log_msg(LOG_LEVEL_WARN, "cache: cannot %s %s: %s", op->delete ? "delete" : "store",
+                    op->e.domain, od.what);
+    }
+    return cache_sqlite_commit(s->db, d);
+}
 
 /* worker - write queued operations until stopped and drained */
 static void *worker(void *arg)
@@ -35,45 +277,140 @@ static void *worker(void *arg)
     struct store *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (s->head == NULL && !s->stopping)
-            pthread_cond_wait(&s->wake, &s->lock);
-        struct store_op *op = s->head;
-        if (op == NULL)
+        /*
+         * Absolute deadlines, not "wait N ms": every enqueue wakes us, and a
+         * relative wait restarted on each wakeup would never reach its end
+         * under steady load (the failed batch never retried).
+         */
+        while ((s->head == NULL || s->failing) && !s->stopping) {
+            int64_t t = now_ms();
+            bool retry_due = s->failing && s->head != NULL && t >= s->next_retry_ms;
+            if (retry_due)
+                break; /* retry the failed batch */
+            if (s->watching && t >= s->next_check_ms) {
+                pthread_mutex_unlock(&s->lock);
+                check_file(s);
+                if (s->state_dirty && now_ms() - s->state_written_ms >= STORE_STATE_WRITE_S * 1000)
+                    write_state(s);
+                pthread_mutex_lock(&s->lock);
+                continue;
+            }
+            int64_t until_ms = s->watching ? s->next_check_ms : t + STORE_CHECK_MS;
+            if (s->failing && s->head != NULL && s->next_retry_ms < until_ms)
+                until_ms = s->next_retry_ms;
+            struct timespec until = {(time_t)(until_ms / 1000), (long)(until_ms % 1000) * 1000000};
+            pthread_cond_timedwait(&s->wake, &s->lock, &until); /* CLOCK_MONOTONIC */
+        }
+        if (s->head == NULL && s->stopping)
             break; /* stopping and drained */
-        s->head = op->next;
-        if (s->head == NULL)
-            s->tail = NULL;
-        s->queued--;
+        size_t n = 0;
+        struct store_op *batch = take_batch(s, &n);
+        bool last_try = s->stopping;
         pthread_mutex_unlock(&s->lock);
 
+        if (now_ms() >= s->next_check_ms)
+            check_file(s); /* before writes too: never write into a deleted file */
         struct mxtls_diag d = {0};
-        int err = op->delete ? cache_sqlite_delete(s->db, op->e.domain, &d)
-                             : cache_sqlite_put(s->db, &op->e, &d);
-        if (err < 0 && err != MXTLS_ENOTFOUND)
-            log_msg(LOG_LEVEL_WARN, "cache: cannot %s %s: %s", op->delete ? "delete" : "store",
-                    op->e.domain, d.what);
-        cache_entry_finish(&op->e);
-        free(op);
+        int err = write_batch(s, batch, &d);
+
         pthread_mutex_lock(&s->lock);
+        s->in_flight = 0;
+        if (err == 0) {
+            s->h.written += n;
+            s->state_dirty = true;
+            if (s->failing) {
+                int64_t secs = (now_ms() - s->failing_since_ms) / 1000;
+                s->failing = false;
+                s->h.failing = false;
+                log_msg(LOG_LEVEL_INFO,
+                        "cache: writes to %s work again after %" PRId64 " s; %zu policies written",
+                        s->path, secs, n);
+            }
+            while (batch != NULL) {
+                struct store_op *op = batch;
+                batch = op->next;
+                op_free(op);
+            }
+            continue;
+        }
+        s->h.failed++;
+        set_error(s, d.what);
+        if (last_try) {
+            s->h.dropped += n;
+            pthread_mutex_unlock(&s->lock);
+            log_msg(LOG_LEVEL_ERROR, "cache: %zu writes lost at exit: %s", n, d.what);
+            while (batch != NULL) {
+                struct store_op *op = batch;
+                batch = op->next;
+                op_free(op);
+            }
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        put_back(s, batch);
+        s->next_retry_ms = now_ms() + STORE_RETRY_MS;
+        if (!s->failing) {
+            s->failing = true;
+            s->h.failing = true;
+            s->failing_since_ms = now_ms();
+            size_t q = s->queued;
+            pthread_mutex_unlock(&s->lock);
+            log_msg(LOG_LEVEL_WARN,
+                    "cache: cannot write to %s: %s; %zu writes kept queued and retried every "
+                    "%d ms (a crash now loses them)",
+                    s->path, d.what, q, STORE_RETRY_MS);
+            pthread_mutex_lock(&s->lock);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
 /* store_open - open the database and start the worker */
-struct store *store_open(const char *path, struct mxtls_diag *diag)
+struct store *store_open(const char *path, const struct store_config *sc, struct mxtls_diag *diag)
 {
     struct store *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
+    size_t plen = strlen(path);
+    if (s != NULL) {
+        s->path = strdup(path);
+        s->state_path = malloc(plen + sizeof(STORE_STATE_SUFFIX));
+        s->queued_by_domain = table_new();
+    }
+    if (s == NULL || s->path == NULL || s->state_path == NULL || s->queued_by_domain == NULL) {
+        if (s != NULL) {
+            free(s->path);
+            free(s->state_path);
+            table_free(s->queued_by_domain);
+        }
+        free(s);
         mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "out of memory");
         return NULL;
     }
+    memcpy(s->state_path, path, plen);
+    memcpy(s->state_path + plen, STORE_STATE_SUFFIX, sizeof(STORE_STATE_SUFFIX));
+    if (sc != NULL)
+        s->cfg = *sc;
+    if (s->cfg.busy_ms == 0)
+        s->cfg.busy_ms = CACHE_SQLITE_BUSY_MS;
+    if (s->cfg.queue_max == 0)
+        s->cfg.queue_max = STORE_QUEUE_MAX;
+    if (s->cfg.lag_warning_ms == 0)
+        s->cfg.lag_warning_ms = STORE_LAG_WARNING_MS;
+    snprintf(s->h.path, sizeof(s->h.path), "%s", path);
+    pthread_mutex_init(&s->lock, NULL);
+    /* The worker's deadlines are monotonic: a wall-clock step must not stall retries. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
     if (cache_sqlite_open(path, &s->db, diag) < 0) {
-        free(s);
+        store_close(s);
         return NULL;
     }
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    cache_sqlite_set_busy_timeout(s->db, s->cfg.busy_ms);
+    remember_inode(s);
+    s->next_check_ms = now_ms() + STORE_CHECK_MS;
     if (pthread_create(&s->thread, NULL, worker, s) != 0) {
         mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "cannot start the cache writer thread");
         store_close(s);
@@ -83,29 +420,66 @@ struct store *store_open(const char *path, struct mxtls_diag *diag)
     return s;
 }
 
-/* store_load - replay the file; the worker is idle since nothing is queued yet */
+/*
+ * store_load - replay the file; the worker is idle since nothing is queued
+ * yet. Then item 7: a file that held rows at the last run (the side record)
+ * and now holds none was truncated, replaced or deleted: say so loudly, since
+ * every MTA-STS domain it protected is unprotected until fetched again.
+ */
 int store_load(struct store *s, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
                struct mxtls_diag *diag)
 {
+    long long had = read_state(s);
     pthread_mutex_lock(&s->lock);
     int err = cache_sqlite_each(s->db, cb, arg, n_invalid, diag);
+    size_t rows = 0;
+    struct mxtls_diag cd = {0};
+    int cerr = err < 0 ? err : cache_sqlite_count(s->db, &rows, &cd);
+    if (cerr == 0 && had > 0 && rows == 0) {
+        s->h.shrank = true;
+        s->h.shrank_from = (size_t)had;
+        snprintf(s->h.start_warning, sizeof(s->h.start_warning),
+                 "%s held %lld policies at the last run and now holds none (truncated, replaced "
+                 "or deleted): the MTA-STS domains it protected are unprotected until their "
+                 "policies are fetched again",
+                 s->path, had);
+    }
+    if (cerr == 0)
+        write_state(s); /* still under the lock: the worker does not touch the file yet */
+    s->watching = true;
     pthread_mutex_unlock(&s->lock);
+    if (s->h.shrank)
+        log_msg(LOG_LEVEL_WARN, "cache: %s", s->h.start_warning);
     return err;
 }
 
-/* enqueue - append op, or drop it when the queue is full */
+/* enqueue - add op, replacing the domain's queued one, or drop it when the queue is full */
 static void enqueue(struct store *s, struct store_op *op)
 {
+    op->since_ms = now_ms();
     pthread_mutex_lock(&s->lock);
-    if (s->queued >= STORE_QUEUE_MAX) {
+    s->watching = true;
+    struct store_op *old = table_get(s->queued_by_domain, op->e.domain);
+    if (old != NULL) {
+        /* coalesce: the newest change wins, the age of the oldest stays */
+        cache_entry_finish(&old->e);
+        old->e = op->e;
+        old->delete = op->delete;
+        pthread_mutex_unlock(&s->lock);
+        free(op);
+        return;
+    }
+    if (s->queued >= s->cfg.queue_max || table_put(s->queued_by_domain, op->e.domain, op) < 0) {
         bool warn = !s->warned_full;
         s->warned_full = true;
+        s->h.dropped++;
         pthread_mutex_unlock(&s->lock);
         if (warn)
-            log_msg(LOG_LEVEL_WARN, "cache: %d writes pending, dropping writes until it drains",
-                    STORE_QUEUE_MAX);
-        cache_entry_finish(&op->e);
-        free(op);
+            log_msg(LOG_LEVEL_WARN,
+                    "cache: %zu domains' writes pending (store_queue_max), dropping writes "
+                    "until it drains",
+                    s->cfg.queue_max);
+        op_free(op);
         return;
     }
     if (s->queued == 0)
@@ -149,7 +523,68 @@ void store_delete(struct store *s, const char *domain)
     enqueue(s, op);
 }
 
-/* store_close - drain, join, close */
+/* oldest_locked - age in ms of the oldest write not on disk, 0 when none (under lock) */
+static int64_t oldest_locked(const struct store *s, int64_t t)
+{
+    int64_t since = 0;
+    if (s->in_flight > 0)
+        since = s->in_flight_since_ms;
+    for (const struct store_op *op = s->head; op != NULL; op = op->next)
+        if (since == 0 || op->since_ms < since)
+            since = op->since_ms;
+    return since == 0 ? 0 : t - since;
+}
+
+/* store_watch - the lag warning, its recovery line, and the re-persist request */
+int store_watch(struct store *s)
+{
+    if (s == NULL)
+        return 0;
+    int64_t t = now_ms();
+    pthread_mutex_lock(&s->lock);
+    int64_t age = oldest_locked(s, t);
+    size_t pending = s->queued + s->in_flight;
+    bool warn = false, recovered = false;
+    if (age > (int64_t)s->cfg.lag_warning_ms && !s->lag_warned) {
+        s->lag_warned = warn = true;
+        s->h.lagging = true;
+    } else if (s->lag_warned && age <= (int64_t)s->cfg.lag_warning_ms) {
+        s->lag_warned = false;
+        s->h.lagging = false;
+        recovered = true;
+    }
+    char why[sizeof(s->h.last_error)];
+    snprintf(why, sizeof(why), "%s",
+             s->failing ? s->h.last_error : "waiting for the database (locked or slow disk?)");
+    int want = s->repersist ? STORE_WANT_REPERSIST : 0;
+    s->repersist = false;
+    pthread_mutex_unlock(&s->lock);
+    if (warn)
+        log_msg(LOG_LEVEL_WARN,
+                "cache: writes to %s lag %" PRId64 " ms behind (over store_lag_warning), %zu "
+                "not on disk (a crash now loses them): %s",
+                s->path, age, pending, why);
+    if (recovered)
+        log_msg(LOG_LEVEL_INFO, "cache: writes to %s caught up (%zu not on disk)", s->path,
+                pending);
+    return want;
+}
+
+/* store_health - a snapshot for explain.c */
+void store_health(const struct store *cs, struct store_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (cs == NULL)
+        return;
+    struct store *s = (struct store *)cs; /* the lock only */
+    pthread_mutex_lock(&s->lock);
+    *h = s->h;
+    h->queued = s->queued + s->in_flight;
+    h->oldest_ms = oldest_locked(s, now_ms());
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* store_close - drain (one last attempt), join, close */
 void store_close(struct store *s)
 {
     if (s == NULL)
@@ -157,12 +592,23 @@ void store_close(struct store *s)
     if (s->started) {
         pthread_mutex_lock(&s->lock);
         s->stopping = true;
+        s->failing = false; /* one last attempt, at once */
         pthread_cond_signal(&s->wake);
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
+        if (s->db != NULL && s->state_dirty)
+            write_state(s);
+    }
+    while (s->head != NULL) {
+        struct store_op *op = s->head;
+        s->head = op->next;
+        op_free(op);
     }
     cache_sqlite_close(s->db);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
+    table_free(s->queued_by_domain);
+    free(s->path);
+    free(s->state_path);
     free(s);
 }

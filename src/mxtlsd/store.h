@@ -1,34 +1,89 @@
 /*
- * store - write-through persistence of the MTA-STS cache, off the event loop.
+ * store - write-behind persistence of the MTA-STS cache, off the event loop.
  *
  * The daemon answers from memory; every change of a cached policy is also
  * queued here and written to the SQLite file (io/cache_sqlite) by one worker
  * thread, so a slow disk or a locked database never stalls Postfix. At
  * startup, before the loop runs, store_load replays the file into memory.
  *
- * Failures of the worker are logged and cost only persistence (the answer in
- * memory is unaffected). The queue is bounded: past STORE_QUEUE_MAX pending
- * writes, new ones are dropped with a warning rather than growing without
- * limit. store_close writes out what is queued, then joins the thread.
+ * The window between an answer and its commit is kept small and visible
+ * (issue 17, item 8): the queue holds at most one write per domain (a newer
+ * change replaces the queued one) and at most queue_max domains (past that,
+ * writes are dropped and counted); the worker writes everything queued in one
+ * transaction and keeps a failed batch queued to retry it. store_watch, run
+ * by the loop every second, logs a warning once when the oldest queued write
+ * waits longer than lag_warning_ms and a line when the store caught up; a
+ * failing write is logged once per episode, with a line when writes work
+ * again. store_health gives the backlog to `mxtls query` (explain.c).
+ *
+ * The file itself is watched (item 7): a side record FILE.state keeps the
+ * row count of the last run, so a file that held policies and now has none,
+ * or is missing, is reported at warning when it is loaded; and when the file
+ * is deleted or replaced while running (its device and inode changed), the
+ * worker recreates the database and store_watch asks the caller to write
+ * what memory holds again (STORE_WANT_REPERSIST).
+ *
+ * Failures cost only persistence (the answer in memory is unaffected) and
+ * are logged here; store_close writes what is queued (one more attempt),
+ * stops the worker and closes.
  */
 #ifndef MXTLSD_STORE_H
 #define MXTLSD_STORE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "cache_sqlite.h"
 #include "mxtls/diag.h"
 
-#define STORE_QUEUE_MAX 100000
+#define STORE_QUEUE_MAX      100000 /* store_queue_max default */
+#define STORE_LAG_WARNING_MS 5000   /* store_lag_warning default */
+#define STORE_RETRY_MS       1000   /* a failed batch is retried this often */
+#define STORE_CHECK_MS       1000   /* the file's inode is checked this often */
+#define STORE_STATE_SUFFIX   ".state"
+#define STORE_STATE_WRITE_S  10 /* the side record is rewritten at most this often */
+#define STORE_WANT_REPERSIST 1  /* store_watch: write every cached policy again */
 
 struct store;
 
-/* store_open - open (create) the database at path; NULL with diag filled on failure. */
-struct store *store_open(const char *path, struct mxtls_diag *diag);
+/* The limits of a store (the configuration's cache.timeout, store_queue_max, store_lag_warning). */
+struct store_config {
+    unsigned busy_ms;        /* wait this long for another process's lock */
+    size_t queue_max;        /* domains queued at most; 0: STORE_QUEUE_MAX */
+    unsigned lag_warning_ms; /* warn when the oldest write waits longer; 0: default */
+};
+
+/* What store_health reports (a snapshot). */
+struct store_health {
+    char path[512];
+    size_t queued;           /* writes not on disk yet (queued and being written) */
+    int64_t oldest_ms;       /* how long the oldest of them has waited, 0 when none */
+    uint64_t written;        /* writes committed since start */
+    uint64_t failed;         /* batch attempts that failed */
+    uint64_t dropped;        /* writes dropped: queue full, or given up at exit */
+    bool lagging;            /* the lag warning is in force */
+    bool failing;            /* the last attempt failed */
+    char last_error[320];    /* the last failure, "" when none */
+    unsigned file_lost;      /* times the file was deleted or replaced while running */
+    int64_t file_lost_at;    /* unix time of the last time, 0 = never */
+    size_t shrank_from;      /* at load: rows the last run had, when the file now has none */
+    bool shrank;             /* at load: the file lost everything since the last run */
+    char start_warning[320]; /* what was logged about it, "" when nothing */
+};
+
+/*
+ * store_open - open (create) the database at path with the limits of sc
+ * (NULL: defaults) and start the worker; NULL with diag filled on failure.
+ */
+struct store *store_open(const char *path, const struct store_config *sc, struct mxtls_diag *diag);
 
 /*
  * store_load - call cb for every valid row (cache_sqlite_each); only before
  * the first store_put. cb must not call store_put or store_delete (the
- * connection is busy with the walk: it would deadlock). Invalid rows are skipped and counted in
- * *n_invalid. Returns 0 or a negative MXTLS_E* code with diag filled.
+ * connection is busy with the walk: it would deadlock). Invalid rows are
+ * skipped and counted in *n_invalid. Compares the file with the side record
+ * of the last run and logs a warning when it lost every row (or vanished).
+ * Returns 0 or a negative MXTLS_E* code with diag filled.
  */
 int store_load(struct store *s, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
                struct mxtls_diag *diag);
@@ -38,6 +93,16 @@ void store_put(struct store *s, const struct cache_entry *e);
 
 /* store_delete - queue the removal of domain's row. */
 void store_delete(struct store *s, const char *domain);
+
+/*
+ * store_watch - run by the event loop every second: the lag warning and its
+ * recovery line. Returns STORE_WANT_REPERSIST when the file was recreated and
+ * every cached policy must be queued again (sts_cache_persist_all), else 0.
+ */
+int store_watch(struct store *s);
+
+/* store_health - a snapshot of the backlog and the file's history; s may be NULL. */
+void store_health(const struct store *s, struct store_health *h);
 
 /* store_close - write what is queued, stop the worker, close; NULL is a no-op. */
 void store_close(struct store *s);

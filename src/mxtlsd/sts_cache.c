@@ -5,6 +5,7 @@
 #include "sts_cache.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +30,33 @@ struct sts_wait {
     void *arg;
 };
 
-/* What the cache knows about one policy domain. */
-struct sts_entry {
-    char domain[DOMAIN_BUF_SIZE];
-    struct sts_policy_ref *policy; /* the cached, unexpired policy, or NULL */
-    int64_t checked_at;            /* last TXT check that confirmed policy's id */
-    int64_t no_record_until;       /* negative answer remembered until then */
-    int64_t failed_at;             /* last failed fetch, 0 = none */
-    char failed_id[STS_RECORD_ID_MAX + 1];
+/*
+ * What went wrong last for a domain: only domains with a negative answer, a
+ * failure or a resolver-failure episode have one, so a cached policy costs
+ * no room for it. Allocated to the exact length of its reason.
+ */
+struct sts_note {
+    int64_t no_record_until; /* negative answer remembered until then */
+    int64_t failed_at;       /* last failed fetch, 0 = none */
+    int64_t resolver_since;  /* our resolver began failing the policy host, 0 = not now */
     enum decide_sts_failure failure;
-    char reason[STS_REASON_MAX];     /* why of the last negative or failed outcome */
+    bool resolver_warned;                  /* the episode's one warning is logged */
+    char failed_id[STS_RECORD_ID_MAX + 1]; /* id whose fetch failed at failed_at */
+    char reason[];                         /* why of the last negative or failed outcome */
+};
+
+/*
+ * What the cache knows about one policy domain: 100,000 of them must fit in
+ * a few MiB (issue 17 item 14), so no fixed buffers: the domain is allocated
+ * to its length with the entry, the rest on demand.
+ */
+struct sts_entry {
+    struct sts_policy_ref *policy;   /* the cached, unexpired policy, or NULL */
     struct sts_refresh *refresh;     /* running refresh, or NULL */
     struct sts_entry *newer, *older; /* the cache's use order (limit > 0 only) */
+    struct sts_note *note;           /* NULL while all is well */
+    int64_t checked_at;              /* last TXT check that confirmed policy's id */
+    char domain[];                   /* the table's key */
 };
 
 struct sts_refresh {
@@ -65,6 +81,7 @@ struct sts_cache {
     struct sts_entry *newest, *oldest; /* use order, kept when limit > 0 */
     struct sts_refresh *running;
     size_t n_running;
+    uint32_t resolver_temp_s; /* sts_resolver_failure_temp, 0 = off */
     /* proactive refresh queue */
     char **queue;
     size_t queue_len, queue_pos;
@@ -88,12 +105,105 @@ static int lookup(struct sts_refresh *r, const char *name, int rrtype, dns_callb
     return dns_lookup(r->cache->dns, name, rrtype, cb, r);
 }
 
-/* sts_policy_unref - drop a reference */
+/* entry_reason - the entry's last reason, "" when none */
+static const char *entry_reason(const struct sts_entry *e)
+{
+    return e->note != NULL ? e->note->reason : "";
+}
+
+/* failed_at - the last failed fetch of e, 0 = none */
+static int64_t failed_at(const struct sts_entry *e)
+{
+    return e->note != NULL ? e->note->failed_at : 0;
+}
+
+/* no_record_until - e's negative answer holds until then */
+static int64_t no_record_until(const struct sts_entry *e)
+{
+    return e->note != NULL ? e->note->no_record_until : 0;
+}
+
+/* note_get - e's note, made when absent; NULL when out of memory */
+static struct sts_note *note_get(struct sts_entry *e)
+{
+    if (e->note == NULL && (e->note = calloc(1, sizeof(*e->note) + 1)) == NULL)
+        return NULL;
+    return e->note;
+}
+
+/* set_reason - printf into e's note, sized to fit (cut at STS_REASON_MAX) */
+static void set_reason(struct sts_entry *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_reason(struct sts_entry *e, const char *fmt, ...)
+{
+    char buf[STS_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof(buf) ? sizeof(buf) - 1 : (size_t)n;
+    if (note_get(e) == NULL)
+        return;
+    struct sts_note *nn = realloc(e->note, sizeof(*nn) + len + 1);
+    if (nn == NULL)
+        return; /* keeps the old reason */
+    memcpy(nn->reason, buf, len);
+    nn->reason[len] = '\0';
+    e->note = nn;
+}
+
+/* note_clear - all is well again: drop the note */
+static void note_clear(struct sts_entry *e)
+{
+    free(e->note);
+    e->note = NULL;
+}
+
+/*
+ * policy_ref_make - one reference to pol (taken: left empty) under record id,
+ * in one exact-size allocation: the holder, the id, then the policy's mx
+ * pointer array and patterns, so a cached policy is a single block. NULL
+ * when out of memory (pol is released all the same).
+ */
+static struct sts_policy_ref *policy_ref_make(const char *id, struct sts_policy *pol)
+{
+    size_t idlen = strnlen(id, STS_RECORD_ID_MAX), text = 0;
+    for (size_t i = 0; i < pol->n_mx; i++)
+        text += strlen(pol->mx[i]) + 1;
+    /* the pointer array starts at the next pointer-aligned offset after the id */
+    size_t off = sizeof(struct sts_policy_ref) + idlen + 1;
+    off = (off + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
+    struct sts_policy_ref *p = malloc(off + pol->n_mx * sizeof(char *) + text);
+    if (p == NULL) {
+        sts_policy_finish(pol);
+        return NULL;
+    }
+    p->refs = 1;
+    p->fetched_at = 0;
+    memcpy(p->id, id, idlen);
+    p->id[idlen] = '\0';
+    p->policy = *pol;
+    p->policy.mx = NULL;
+    if (pol->n_mx > 0) {
+        char **mx = (char **)(void *)((char *)p + off);
+        char *t = (char *)(mx + pol->n_mx);
+        for (size_t i = 0; i < pol->n_mx; i++) {
+            size_t n = strlen(pol->mx[i]) + 1;
+            memcpy(t, pol->mx[i], n);
+            mx[i] = t;
+            t += n;
+        }
+        p->policy.mx = mx;
+    }
+    sts_policy_finish(pol);
+    return p;
+}
+
+/* sts_policy_unref - drop a reference; the policy lives in the same block */
 void sts_policy_unref(struct sts_policy_ref *p)
 {
     if (p == NULL || --p->refs > 0)
         return;
-    sts_policy_finish(&p->policy);
     free(p);
 }
 
@@ -123,7 +233,7 @@ static void persist(struct sts_cache *c, const struct sts_entry *e)
     snprintf(ce.id, sizeof(ce.id), "%s", e->policy->id);
     ce.fetched_at = e->policy->fetched_at;
     ce.checked_at = e->checked_at;
-    ce.failed_at = e->failed_at;
+    ce.failed_at = failed_at(e);
     ce.policy_text = text;
     ce.policy_len = strlen(text);
     store_put(c->store, &ce);
@@ -139,6 +249,12 @@ static void drop_policy(struct sts_cache *c, struct sts_entry *e)
         store_delete(c->store, e->domain);
 }
 
+/* entry_key - an entry's table key: its domain, kept in the entry (no second copy) */
+static const char *entry_key(const void *value)
+{
+    return ((const struct sts_entry *)value)->domain;
+}
+
 /* sts_cache_new - an empty cache */
 struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *store,
                                 int64_t cache_grace_s)
@@ -146,7 +262,7 @@ struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *
     struct sts_cache *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->entries = table_new();
+    c->entries = table_new_keyed(entry_key);
     if (c->entries == NULL) {
         free(c);
         return NULL;
@@ -155,7 +271,14 @@ struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *
     c->fetch = f;
     c->store = store;
     c->grace = cache_grace_s;
+    c->resolver_temp_s = STS_RESOLVER_TEMP_DEFAULT_S;
     return c;
+}
+
+/* sts_cache_set_resolver_temp - see sts_cache.h */
+void sts_cache_set_resolver_temp(struct sts_cache *c, uint32_t seconds)
+{
+    c->resolver_temp_s = seconds;
 }
 
 /* use_unlink - take e out of the use order */
@@ -192,6 +315,7 @@ static void entry_free(struct sts_cache *c, struct sts_entry *e)
     use_unlink(c, e);
     table_delete(c->entries, e->domain);
     sts_policy_unref(e->policy);
+    free(e->note);
     free(e);
 }
 
@@ -227,10 +351,12 @@ static struct sts_entry *entry_get(struct sts_cache *c, const char *domain)
         use_touch(c, e);
         return e;
     }
-    e = calloc(1, sizeof(*e));
+    size_t len = strnlen(domain, DOMAIN_BUF_SIZE - 1);
+    e = calloc(1, sizeof(*e) + len + 1);
     if (e == NULL)
         return NULL;
-    snprintf(e->domain, sizeof(e->domain), "%s", domain);
+    memcpy(e->domain, domain, len);
+    e->domain[len] = '\0';
     if (table_put(c->entries, e->domain, e) < 0) {
         free(e);
         return NULL;
@@ -261,16 +387,18 @@ struct load_ctx {
 static int load_row(struct cache_entry *ce, void *arg)
 {
     struct load_ctx *lc = arg;
-    struct sts_policy_ref *p = calloc(1, sizeof(*p));
+    struct sts_policy parsed, *pol = ce->policy;
+    if (pol == NULL) {
+        /* cache_sqlite_each parses every row to validate it and hands the
+         * result over (no second parse); this is only for another store */
+        if (sts_policy_parse(ce->policy_text, ce->policy_len, &parsed, NULL) < 0)
+            return 0; /* validated by cache_sqlite: cannot happen, skip it */
+        pol = &parsed;
+    }
+    ce->policy = NULL; /* taken */
+    struct sts_policy_ref *p = policy_ref_make(ce->id, pol);
     if (p == NULL)
         return MXTLS_ENOMEM;
-    struct mxtls_diag d = {0};
-    if (sts_policy_parse(ce->policy_text, ce->policy_len, &p->policy, &d) < 0) {
-        free(p); /* cache_sqlite re-validated the row: cannot happen, skip it */
-        return 0;
-    }
-    p->refs = 1;
-    snprintf(p->id, sizeof(p->id), "%s", ce->id);
     p->fetched_at = ce->fetched_at;
     if (expired(p, lc->now)) {
         sts_policy_unref(p);
@@ -290,7 +418,8 @@ static int load_row(struct cache_entry *ce, void *arg)
     sts_policy_unref(e->policy);
     e->policy = p;
     e->checked_at = ce->checked_at;
-    e->failed_at = ce->failed_at;
+    if (ce->failed_at != 0 && note_get(e) != NULL)
+        e->note->failed_at = ce->failed_at;
     lc->loaded++;
     return 0;
 }
@@ -342,7 +471,7 @@ static void answer_fill(struct sts_answer *a, const struct sts_entry *e,
         a->policy->refs++;
     }
     /* A policy's why is its id and mode, which explain.c spells out. */
-    copy_text(a->reason, sizeof(a->reason), state == DECIDE_STS_POLICY ? "" : e->reason);
+    copy_text(a->reason, sizeof(a->reason), state == DECIDE_STS_POLICY ? "" : entry_reason(e));
 }
 
 /* refresh_start - begin a refresh of e; NULL when out of memory or the lookup was refused */
@@ -365,7 +494,7 @@ int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms
             answer_fill(out, e, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR, e->policy->id);
             return 1;
         }
-        if (e->policy == NULL && t < e->no_record_until) {
+        if (e->policy == NULL && t < no_record_until(e)) {
             answer_fill(out, e, DECIDE_STS_NO_RECORD, false, DECIDE_STS_FETCH_ERROR, "");
             return 1;
         }
@@ -377,7 +506,7 @@ int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms
         free(w);
         /* The resolver refused the lookup (out of memory): say so, fail closed
          * is not needed for MTA-STS, a cached policy still applies. */
-        snprintf(e->reason, sizeof(e->reason), "cannot start the _mta-sts lookup");
+        set_reason(e, "cannot start the _mta-sts lookup");
         answer_fill(out, e, e->policy ? DECIDE_STS_FAILED : DECIDE_STS_NO_RECORD, true,
                     DECIDE_STS_FETCH_ERROR, "");
         return 1;
@@ -458,13 +587,14 @@ static void no_record(struct sts_refresh *r, const char *why)
 {
     struct sts_entry *e = r->entry;
     int64_t t = now();
-    snprintf(e->reason, sizeof(e->reason), "%s", why);
+    set_reason(e, "%s", why);
     if (e->policy != NULL) {
         e->checked_at = t;
         refresh_done(r, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR);
         return;
     }
-    e->no_record_until = t + r->cache->grace;
+    if (e->note != NULL)
+        e->note->no_record_until = t + r->cache->grace;
     refresh_done(r, DECIDE_STS_NO_RECORD, false, DECIDE_STS_FETCH_ERROR);
 }
 
@@ -472,18 +602,65 @@ static void no_record(struct sts_refresh *r, const char *why)
 static void fetch_failed(struct sts_refresh *r, enum decide_sts_failure failure, const char *why)
 {
     struct sts_entry *e = r->entry;
-    e->failed_at = now();
-    snprintf(e->failed_id, sizeof(e->failed_id), "%s", r->id);
-    e->failure = failure;
-    snprintf(e->reason, sizeof(e->reason), "%s: %s", decide_sts_failure_name(failure), why);
+    set_reason(e, "%s: %s", decide_sts_failure_name(failure), why);
+    if (e->note != NULL) {
+        e->note->failed_at = now();
+        snprintf(e->note->failed_id, sizeof(e->note->failed_id), "%s", r->id);
+        e->note->failure = failure;
+    }
     if (e->policy != NULL && e->policy->policy.mode != STS_MODE_NONE)
         log_msg(LOG_LEVEL_WARN,
                 "%s: refreshing the cached MTA-STS policy (id %s, mode %s) failed, still "
                 "applying it: %s",
-                e->domain, e->policy->id, sts_mode_name(e->policy->policy.mode), e->reason);
+                e->domain, e->policy->id, sts_mode_name(e->policy->policy.mode), entry_reason(e));
     else
-        log_msg(LOG_LEVEL_INFO, "%s: MTA-STS policy fetch failed: %s", e->domain, e->reason);
+        log_msg(LOG_LEVEL_INFO, "%s: MTA-STS policy fetch failed: %s", e->domain, entry_reason(e));
     refresh_done(r, DECIDE_STS_FAILED, e->policy != NULL, failure);
+}
+
+/*
+ * resolver_failed - our own resolver could not look the policy host up
+ * (timeout, SERVFAIL, lookup refused) although the TXT record says a policy
+ * exists. The RFC 8461 §3.3 back-off and "no policy" fallback are for a
+ * policy host that fails; our DNS failing says nothing about it. So for up
+ * to resolver_temp_s seconds from the first such failure the answer is
+ * DECIDE_STS_RESOLVER_FAILED (TEMP, or the cached policy), no back-off is
+ * armed and the next request looks again; one warning per episode. After
+ * that, it is a fetch failure like any other (issue 17 item 2).
+ */
+static void resolver_failed(struct sts_refresh *r, const char *why)
+{
+    struct sts_entry *e = r->entry;
+    struct sts_cache *c = r->cache;
+    int64_t t = now();
+    struct sts_note *n = c->resolver_temp_s > 0 ? note_get(e) : NULL;
+    if (n == NULL) {
+        fetch_failed(r, DECIDE_STS_FETCH_ERROR, why); /* off (0), or out of memory */
+        return;
+    }
+    if (n->resolver_since == 0) {
+        n->resolver_since = t;
+        n->resolver_warned = false;
+    }
+    if (t - n->resolver_since >= (int64_t)c->resolver_temp_s) {
+        log_msg(LOG_LEVEL_INFO,
+                "%s: our resolver still fails the MTA-STS policy host after %u s "
+                "(sts_resolver_failure_temp): treated as a failed fetch (RFC 8461 §3.3)",
+                e->domain, (unsigned)c->resolver_temp_s);
+        fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
+        return;
+    }
+    if (!n->resolver_warned) {
+        n->resolver_warned = true;
+        log_msg(LOG_LEVEL_WARN,
+                "%s: publishes an MTA-STS record (id %s) but our resolver failed: %s; "
+                "answering TEMP%s for up to %u s (sts_resolver_failure_temp), retrying on "
+                "each request",
+                e->domain, r->id, why, e->policy != NULL ? " (cached policy applied)" : "",
+                (unsigned)c->resolver_temp_s);
+    }
+    set_reason(e, "local DNS failure: %s", why);
+    refresh_done(r, DECIDE_STS_RESOLVER_FAILED, e->policy != NULL, DECIDE_STS_FETCH_ERROR);
 }
 
 /* on_fetch - the HTTPS response: parse and cache the policy (RFC 8461 §3.2, §3.3) */
@@ -495,29 +672,25 @@ static void on_fetch(const struct fetch_result *res, void *arg)
         fetch_failed(r, res->failure, res->reason);
         return;
     }
-    struct sts_policy_ref *p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        fetch_failed(r, DECIDE_STS_FETCH_ERROR, "out of memory");
-        return;
-    }
+    struct sts_policy parsed;
     struct mxtls_diag d = {0};
-    if (sts_policy_parse(res->body, res->body_len, &p->policy, &d) < 0) {
-        free(p);
+    if (sts_policy_parse(res->body, res->body_len, &parsed, &d) < 0) {
         char why[STS_REASON_MAX];
         snprintf(why, sizeof(why), "policy at offset %zu: %s", d.offset, d.what);
         fetch_failed(r, DECIDE_STS_POLICY_INVALID, why);
         return;
     }
+    struct sts_policy_ref *p = policy_ref_make(r->id, &parsed);
+    if (p == NULL) {
+        fetch_failed(r, DECIDE_STS_FETCH_ERROR, "out of memory");
+        return;
+    }
     int64_t t = now();
-    p->refs = 1;
-    snprintf(p->id, sizeof(p->id), "%s", r->id);
     p->fetched_at = t;
     sts_policy_unref(e->policy);
     e->policy = p;
     e->checked_at = t;
-    e->failed_at = 0;
-    e->failed_id[0] = '\0';
-    e->no_record_until = 0;
+    note_clear(e); /* the failure, and any resolver-failure episode, are over */
     persist(r->cache, e);
     log_msg(LOG_LEVEL_INFO, "%s: MTA-STS policy id %s fetched: mode %s, %zu mx, max_age %u",
             e->domain, p->id, sts_mode_name(p->policy.mode), p->policy.n_mx, p->policy.max_age);
@@ -529,15 +702,33 @@ static void on_addr(const struct dns_answer *a, void *arg)
 {
     struct sts_refresh *r = arg;
     char why[STS_REASON_MAX];
-    if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
-        snprintf(why, sizeof(why), "%s %s lookup %s: %s", r->host, a->rrtype == RR_A ? "A" : "AAAA",
-                 decide_dns_name(a->status), a->why ? a->why : "");
+    if (a->status == DECIDE_DNS_FAILED) {
+        /* Timeout, SERVFAIL or REFUSED from our own resolver: not an answer
+         * about the policy host (issue 17 item 2). */
+        snprintf(why, sizeof(why), "%s %s lookup failed: %s", r->host,
+                 a->rrtype == RR_A ? "A" : "AAAA", a->why ? a->why : "");
+        resolver_failed(r, why);
+        return;
+    }
+    if (a->status == DECIDE_DNS_BOGUS) {
+        /* A validated statement that the data is wrong: the policy host's
+         * zone fails, like any other failure of the policy host (§3.3). */
+        snprintf(why, sizeof(why), "%s %s lookup bogus: %s", r->host,
+                 a->rrtype == RR_A ? "A" : "AAAA", a->why ? a->why : "");
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
         return;
     }
+    if (r->entry->note != NULL)
+        r->entry->note->resolver_since = 0; /* an answer: the episode is over */
     if (!a->havedata) {
-        if (a->rrtype == RR_A && !a->nxdomain && lookup(r, r->host, RR_AAAA, on_addr) == 0)
+        if (a->rrtype == RR_A && !a->nxdomain) {
+            if (lookup(r, r->host, RR_AAAA, on_addr) == 0)
+                return;
+            snprintf(why, sizeof(why), "%s AAAA lookup refused by our resolver", r->host);
+            resolver_failed(r, why);
             return;
+        }
+        /* NXDOMAIN, or neither A nor AAAA: authoritative answers (§3.3). */
         snprintf(why, sizeof(why), "%s has no address (%s)", r->host,
                  a->nxdomain ? "NXDOMAIN" : "no A or AAAA record");
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
@@ -577,15 +768,24 @@ static void on_txt(const struct dns_answer *a, void *arg)
         no_record(r, a->nxdomain ? "no _mta-sts record (NXDOMAIN)" : "no _mta-sts TXT record");
         return;
     }
-    struct txt_rdata rd[64];
-    size_t n = a->n_rdata < 64 ? a->n_rdata : 64;
+    /* RFC 8461 §3.1 selects among every TXT record at the name, so all of
+     * them are read (the DNS message bounds how many), not the first few in
+     * the order the resolver happened to give (issue 17 item 10). */
+    size_t n = a->n_rdata;
+    struct txt_rdata *rd = malloc((n ? n : 1) * sizeof(*rd));
+    if (rd == NULL) {
+        no_record(r, "out of memory reading the _mta-sts TXT records");
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         rd[i].data = a->rdata[i].data;
         rd[i].len = a->rdata[i].len;
     }
     struct sts_record rec;
     struct mxtls_diag d = {0};
-    if (sts_record_select_rdata(rd, n, &rec, &d) < 0) {
+    int err = sts_record_select_rdata(rd, n, &rec, &d);
+    free(rd);
+    if (err < 0) {
         snprintf(why, sizeof(why), "_mta-sts record not usable: %s", d.what);
         no_record(r, why);
         return;
@@ -600,14 +800,14 @@ static void on_txt(const struct dns_answer *a, void *arg)
         return;
     }
     /* DESIGN.md: a failed fetch (of this id) is not retried for 5 minutes. */
-    if (e->failed_at != 0 && t - e->failed_at < STS_RETRY_AFTER_S &&
-        strcmp(e->failed_id, rec.id) == 0) {
-        refresh_done(r, DECIDE_STS_FAILED, e->policy != NULL, e->failure);
+    if (failed_at(e) != 0 && t - failed_at(e) < STS_RETRY_AFTER_S &&
+        strcmp(e->note->failed_id, rec.id) == 0) {
+        refresh_done(r, DECIDE_STS_FAILED, e->policy != NULL, e->note->failure);
         return;
     }
     snprintf(r->host, sizeof(r->host), "mta-sts.%s", e->domain);
     if (lookup(r, r->host, RR_A, on_addr) < 0)
-        fetch_failed(r, DECIDE_STS_FETCH_ERROR, "cannot start the policy host lookup");
+        resolver_failed(r, "our resolver refused the policy host lookup");
 }
 
 /* refresh_start - the TXT lookup that begins a refresh */
@@ -709,8 +909,13 @@ static void collect_idle(const char *key, void *value, void *arg)
 {
     struct sweep *sw = arg;
     const struct sts_entry *e = value;
-    if (e->policy != NULL || e->refresh != NULL || e->no_record_until > sw->now ||
-        (e->failed_at != 0 && sw->now - e->failed_at < STS_RETRY_AFTER_S))
+    if (e->policy != NULL || e->refresh != NULL || no_record_until(e) > sw->now ||
+        (failed_at(e) != 0 && sw->now - failed_at(e) < STS_RETRY_AFTER_S))
+        return;
+    /* Keep a resolver-failure episode's start, or forgetting it would
+     * restart the bounded TEMP time (sts_resolver_failure_temp) over and over. */
+    if (e->note != NULL && e->note->resolver_since != 0 &&
+        sw->now - e->note->resolver_since < STS_RESOLVER_EPISODE_KEEP_S)
         return;
     char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
     if (keys == NULL)
@@ -754,6 +959,7 @@ static void free_entry(const char *key, void *value, void *arg)
     (void)arg;
     struct sts_entry *e = value;
     sts_policy_unref(e->policy);
+    free(e->note);
     free(e);
 }
 
@@ -770,4 +976,31 @@ void sts_cache_free(struct sts_cache *c)
     table_each(c->entries, free_entry, NULL);
     table_free(c->entries);
     free(c);
+}
+
+struct persist_all_ctx {
+    struct sts_cache *c;
+    size_t n;
+};
+
+/* persist_one - queue one entry's policy (table_each callback) */
+static void persist_one(const char *key, void *value, void *arg)
+{
+    (void)key;
+    struct persist_all_ctx *pc = arg;
+    const struct sts_entry *e = value;
+    if (e->policy == NULL)
+        return;
+    persist(pc->c, e);
+    pc->n++;
+}
+
+/* sts_cache_persist_all - queue every cached policy for the store again (store.c: file lost) */
+size_t sts_cache_persist_all(struct sts_cache *c)
+{
+    struct persist_all_ctx pc = {c, 0};
+    if (c == NULL || c->store == NULL)
+        return 0;
+    table_each(c->entries, persist_one, &pc);
+    return pc.n;
 }

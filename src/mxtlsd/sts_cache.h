@@ -10,7 +10,11 @@
  * as the cached policy -> the cached policy, re-checked; new id -> resolve
  * mta-sts.<d> with our own resolver and fetch the policy over HTTPS
  * (io/fetch.c), parse it, cache it, persist it (store.c). A failed fetch of an
- * id is not retried for STS_RETRY_AFTER_S seconds. A cached, unexpired policy
+ * id is not retried for STS_RETRY_AFTER_S seconds. When our own resolver
+ * fails the lookup of mta-sts.<d> (not an answer about the policy host), the
+ * answer is DECIDE_STS_RESOLVER_FAILED for a bounded time instead, with no
+ * back-off (sts_cache_set_resolver_temp). Every `_mta-sts` TXT record of the
+ * answer is considered (RFC 8461 §3.1), however many there are. A cached, unexpired policy
  * keeps applying when the TXT record disappears or the DNS or HTTPS side
  * fails (RFC 8461 §3.3, §5.1); a warning is logged when refreshing a cached
  * non-"none" policy fails. Negative answers (no record) are remembered for
@@ -32,6 +36,10 @@
 
 #define STS_RETRY_AFTER_S 300 /* DESIGN.md: a failed fetch is not retried for 5 minutes */
 #define STS_REASON_MAX    320
+/* sts_resolver_failure_temp's default (config.h), until set otherwise */
+#define STS_RESOLVER_TEMP_DEFAULT_S 600
+/* how long an idle domain keeps the start of a resolver-failure episode */
+#define STS_RESOLVER_EPISODE_KEEP_S 86400
 
 struct dns;
 struct fetch;
@@ -39,12 +47,16 @@ struct store;
 struct sts_cache;
 struct sts_wait;
 
-/* A cached policy and the record id it was fetched under. */
+/*
+ * A cached policy and the record id it was fetched under: one exact-size
+ * block holding the id and the policy's mx patterns too (policy.mx points
+ * into it; never sts_policy_finish it). Made and freed by sts_cache only.
+ */
 struct sts_policy_ref {
     unsigned refs;
-    struct sts_policy policy;
-    char id[STS_RECORD_ID_MAX + 1];
     int64_t fetched_at; /* unix time of the successful fetch */
+    struct sts_policy policy;
+    char id[]; /* RFC 8461 §3.1 id, at most STS_RECORD_ID_MAX octets */
 };
 
 /* What sts_cache_query answers. Release with sts_answer_finish. */
@@ -68,6 +80,19 @@ typedef void (*sts_callback)(struct sts_answer *answer, void *arg);
  */
 struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *store,
                                 int64_t cache_grace_s);
+
+/*
+ * sts_cache_set_resolver_temp - the configuration's sts_resolver_failure_temp
+ * (default STS_RESOLVER_TEMP_DEFAULT_S): while a domain's `_mta-sts` record
+ * says a policy exists but our own resolver fails to look up mta-sts.<d>
+ * (timeout, SERVFAIL, lookup refused), answer DECIDE_STS_RESOLVER_FAILED
+ * (TEMP unless a policy is cached) for up to that many seconds from the
+ * first failure, without the 5-minute back-off, looking again on each
+ * request; one warning per episode. Afterwards, and always with 0, such a
+ * failure is a failed fetch (RFC 8461 §3.3). NXDOMAIN, no address, a bogus
+ * answer and HTTPS failures are the policy host's own failures: never this.
+ */
+void sts_cache_set_resolver_temp(struct sts_cache *c, uint32_t seconds);
 
 /*
  * sts_cache_set_limit - keep at most limit domains (0: no limit), forgetting
@@ -129,5 +154,11 @@ size_t sts_cache_busy(const struct sts_cache *c);
  * been cancelled or completed) and free everything. NULL is a no-op.
  */
 void sts_cache_free(struct sts_cache *c);
+
+/*
+ * sts_cache_persist_all - queue every cached policy for the store again,
+ * after the store lost its file (store_watch). Returns how many.
+ */
+size_t sts_cache_persist_all(struct sts_cache *c);
 
 #endif

@@ -75,6 +75,21 @@ mx_setup() {
 # port_busy PORT: something listens on 127.0.0.1:PORT
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port [START]: the first port from START (default 18500 + 10 *
+# TESTBED_SLOT) on that nothing listens on 127.0.0.1, within 200 ports;
+# fails when none is. (Another run may take it before we bind: mx_start
+# then fails "port ... is free" rather than talk to someone else's daemon.)
+free_port() {
+    local p=${1:-$((18500 + 10 * ${TESTBED_SLOT:-0}))} end
+    end=$((p + 200))
+    while [ "$p" -lt "$end" ]; do
+        port_busy "$p" || { echo "$p"; return 0; }
+        p=$((p + 1))
+    done
+    echo "free_port: nothing free from $((end - 200)) to $((end - 1))" >&2
+    return 1
+}
+
 # mx_config FILE PORT CACHEDB [LINE...]: an mxtlsd configuration using the
 # testbed's resolver and CA, the zones the scenario's cases name, and any
 # extra top-level YAML lines.

@@ -3,8 +3,8 @@
  * on a real libevent loop: every lookup of the table runs concurrently, each
  * with its own deadline, and each answer is checked against its row (status,
  * rcode, nxdomain, havedata, the exact RDATA, canonname, reason). Then the
- * cancellation paths: dns_free with lookups in flight, and dns_free called
- * from inside a callback, must never call back.
+ * cancellation paths: dns_cancel of one lookup, dns_free with lookups in
+ * flight, and dns_free called from inside a callback, must never call back.
  *
  * Environment: TESTBED_UNBOUND_CONF (libunbound configuration) and
  * TESTBED_DIR (its dns/test.ta is the trust anchor for test.). Binds
@@ -168,7 +168,7 @@ static int blackhole(void)
 static struct dns *new_dns(const char *conf, const char *ta)
 {
     struct mxtls_diag diag = {0};
-    struct dns *d = dns_new(base, conf, ta, &diag);
+    struct dns *d = dns_new(base, conf, ta, NULL, &diag);
     if (d == NULL) {
         fprintf(stderr, "test_dns: dns_new: %s\n", diag.what);
         exit(1);
@@ -195,7 +195,7 @@ int main(void)
     if (base == NULL)
         return 1;
 
-    ok(dns_new(base, "/nonexistent/unbound.conf", ta, &diag) == NULL && diag.code != 0,
+    ok(dns_new(base, "/nonexistent/unbound.conf", ta, NULL, &diag) == NULL && diag.code != 0,
        "dns_new: an unreadable configuration fails with a reason", diag.what);
 
     /* 1. The table: all lookups in flight at once on one loop. */
@@ -223,6 +223,38 @@ int main(void)
     ok(dns_lookup(d, "good.test", 0, on_never, &never) == MXTLS_EINVAL, "rrtype 0: EINVAL", NULL);
     ok(dns_lookup(d, "good.test", 65536, on_never, &never) == MXTLS_EINVAL, "rrtype 65536: EINVAL",
        NULL);
+
+    /* 2b. dns_cancel (issue 17: a lookup whose client went away): the
+     * cancelled lookup never calls back, its handle is cleared, the deadline
+     * is disarmed, and the resolver goes on answering others. */
+    {
+        struct dns_query *h = NULL;
+        struct row again = {"after a cancel, other lookups still answer",
+                            "good.test",
+                            T_MX,
+                            3000,
+                            DECIDE_DNS_SECURE,
+                            0,
+                            0,
+                            "000a036d783104676f6f64047465737400",
+                            NULL,
+                            NULL,
+                            0,
+                            0};
+        ok(dns_query_start(d, "www.slow.test", T_A, 500, on_never, &never, &h) == 0 && h != NULL,
+           "dns_query_start: a slow lookup with a handle", NULL);
+        dns_cancel(h);
+        ok(h == NULL, "dns_cancel clears the caller's handle", NULL);
+        ok(dns_query_start(d, again.name, again.rrtype, again.timeout_ms, on_row_answer, &again,
+                           NULL) == 0,
+           "a lookup after the cancel started", NULL);
+        pending = 2;                /* never 0 here: the loop runs the whole second */
+        struct timeval tv = {1, 0}; /* past the cancelled lookup's 500 ms deadline */
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+        pending = 0;
+        ok(never == 0 && again.done == 1, "dns_cancel: no callback, deadline disarmed", NULL);
+    }
 
     /* 3. dns_free with a lookup in flight: cancelled, never called back. */
     dns_set_timeout(d, 500);

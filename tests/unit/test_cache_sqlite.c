@@ -481,6 +481,98 @@ static void test_open_errors(void **state)
     cache_entry_finish(NULL);
 }
 
+/* Issue 17, item 8: the busy timeout is the configuration's, not a constant. */
+static void test_busy_timeout(void **state)
+{
+    struct mxtls_diag diag = {0};
+    struct cache_sqlite *c = NULL;
+    struct cache_entry e;
+    struct tmpdb t;
+    sqlite3 *other;
+
+    (void)state;
+    tmpdb_make(&t);
+    assert_int_equal(cache_sqlite_open(t.path, &c, NULL), 0);
+    assert_int_equal(sqlite3_open(t.path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    cache_sqlite_set_busy_timeout(c, 50);
+    entry(&e, "example.com", "1", 10, POLICY);
+    assert_int_equal(cache_sqlite_put(c, &e, &diag), MXTLS_EAGAIN);
+    assert_int_equal(cache_sqlite_begin(c, &diag), MXTLS_EAGAIN);
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_int_equal(cache_sqlite_put(c, &e, NULL), 0);
+    cache_sqlite_close(c);
+    tmpdb_remove(&t);
+}
+
+/* Issue 17, item 8: a batch of writes in one transaction; rollback leaves nothing. */
+static void test_batch(void **state)
+{
+    static const char *const doms[] = {"a.example", "b.example", "c.example"};
+    struct cache_sqlite *c = NULL;
+    struct cache_entry e;
+    struct tmpdb t;
+    size_t n = 99, i;
+
+    (void)state;
+    tmpdb_make(&t);
+    assert_int_equal(cache_sqlite_open(t.path, &c, NULL), 0);
+    assert_int_equal(cache_sqlite_count(c, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cache_sqlite_begin(c, NULL), 0);
+    for (i = 0; i < UNIT_LEN(doms); i++) {
+        entry(&e, doms[i], "1", 10, POLICY);
+        assert_int_equal(cache_sqlite_put(c, &e, NULL), 0);
+    }
+    cache_sqlite_rollback(c);
+    assert_int_equal(cache_sqlite_count(c, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cache_sqlite_begin(c, NULL), 0);
+    for (i = 0; i < UNIT_LEN(doms); i++) {
+        entry(&e, doms[i], "1", 10, POLICY);
+        assert_int_equal(cache_sqlite_put(c, &e, NULL), 0);
+    }
+    assert_int_equal(cache_sqlite_commit(c, NULL), 0);
+    assert_int_equal(cache_sqlite_count(c, &n, NULL), 0);
+    assert_int_equal(n, UNIT_LEN(doms));
+    cache_sqlite_rollback(c); /* no transaction: a no-op */
+    cache_sqlite_close(c);
+    tmpdb_remove(&t);
+}
+
+/*
+ * Issue 17, item 13: a database that cannot be opened for another reason
+ * (here its FILE-wal cannot be created) is not called "not an SQLite
+ * database"; the message carries SQLite's reason and, when there is one,
+ * the operating system's.
+ */
+static void test_not_called_not_a_database(void **state)
+{
+    struct mxtls_diag diag = {0};
+    struct cache_sqlite *c = NULL;
+    struct cache_entry e;
+    struct tmpdb t;
+    char shm[160];
+
+    (void)state;
+    tmpdb_make(&t);
+    assert_int_equal(cache_sqlite_open(t.path, &c, NULL), 0);
+    entry(&e, "example.com", "1", 10, POLICY);
+    assert_int_equal(cache_sqlite_put(c, &e, NULL), 0);
+    cache_sqlite_close(c);
+    c = NULL;
+    snprintf(shm, sizeof(shm), "%s-wal", t.path);
+    unlink(shm);
+    assert_int_equal(mkdir(shm, 0700), 0); /* SQLite cannot create its write-ahead log */
+    assert_int_not_equal(cache_sqlite_open(t.path, &c, &diag), 0);
+    assert_null(c);
+    assert_non_null(strstr(diag.what, t.path));
+    assert_null(strstr(diag.what, "not an SQLite database"));
+    rmdir(shm);
+    tmpdb_remove(&t);
+}
+
 int main(void)
 {
     static struct unit_suite s;
@@ -495,5 +587,9 @@ int main(void)
     unit_one(&s, "a newer schema version is a clear error", test_newer_version, NULL);
     unit_one(&s, "the database and its WAL are created mode 0600", test_file_mode, NULL);
     unit_one(&s, "open reports unusable paths", test_open_errors, NULL);
+    unit_one(&s, "the busy timeout is settable (cache.timeout)", test_busy_timeout, NULL);
+    unit_one(&s, "a batch commits together, rollback writes nothing", test_batch, NULL);
+    unit_one(&s, "an unopenable database is not called \"not an SQLite database\"",
+             test_not_called_not_a_database, NULL);
     return unit_run(&s, "cache_sqlite");
 }

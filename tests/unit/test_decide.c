@@ -3,6 +3,7 @@
  * "mxtlsd decision rules" steps 1-5). One row per branch: each names the step
  * and RFC section it checks and the exact reply Postfix would receive.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
@@ -81,9 +82,10 @@ static const struct sts_policy policies[] = {
     [P_TOOMANY] = {STS_MODE_ENFORCE, 86400, STS_POLICY_MX_MAX + 1, mx_example},
 };
 
-#define NOREC  DECIDE_STS_NO_RECORD
-#define POLICY DECIDE_STS_POLICY
-#define FAILED DECIDE_STS_FAILED
+#define NOREC   DECIDE_STS_NO_RECORD
+#define POLICY  DECIDE_STS_POLICY
+#define FAILED  DECIDE_STS_FAILED
+#define RESFAIL DECIDE_STS_RESOLVER_FAILED
 
 #define SECURE_EX "OK secure match=mail.example.com:.example.net:backupmx.example.com"
 #define SNI       " servername=hostname"
@@ -304,6 +306,18 @@ static const struct row rows[] = {
     {"step 4: fetch failed, nothing cached -> NOTFOUND (RFC 8461 §3.3)", DECIDE_MX_HOSTS, INSEC, 0, {{0}},
      FAILED, P_NULL, 0, DECIDE_STS_FETCH_ERROR, 0, NULL, 0, 0,
      0, DECIDE_NOTFOUND, "NOTFOUND ", 0, "sts-failed", NULL},
+    {"step 4: our resolver failed on mta-sts.<d>, record published, nothing cached -> TEMP, not the RFC 8461 §3.3 no-policy fallback (issue 17 item 2)", DECIDE_MX_HOSTS, INSEC, 0, {{0}},
+     RESFAIL, P_NULL, 0, 0, 0, NULL, 0, 0,
+     0, DECIDE_TEMP, "TEMP MTA-STS policy for example.com not available: local DNS failure looking up mta-sts.example.com", 0, "sts-resolver-failed", "mx-insecure"},
+    {"step 4: our resolver failed on mta-sts.<d>, cached enforce applied (RFC 8461 §5.1)", DECIDE_MX_HOSTS, INSEC, 0, {{0}},
+     RESFAIL, P_ENF, 1, 0, 0, NULL, 0, 0,
+     0, DECIDE_OK, SECURE_EX SNI, 0, "sts-enforce", NULL},
+    {"step 3: our resolver failed on mta-sts.<d>, some TLSA -> TEMP, not the weaker OK dane (fail closed)", DECIDE_MX_HOSTS, SEC, 2, {H_USABLE("mx1.example.com"), H_NOTLSA("mx2.example.com")},
+     RESFAIL, P_NULL, 0, 0, 0, NULL, 0, 0,
+     0, DECIDE_TEMP, "TEMP MTA-STS policy for example.com not available: local DNS failure looking up mta-sts.example.com", 0, "sts-resolver-failed", "some-tlsa"},
+    {"step 3: our resolver failed on mta-sts.<d>, every host DANE-usable -> dane-only (RFC 8461 §2)", DECIDE_MX_HOSTS, SEC, 1, {H_USABLE("mx1.example.com")},
+     RESFAIL, P_NULL, 0, 0, 0, NULL, 0, 0,
+     0, DECIDE_OK, "OK dane-only", 0, "dane-only", "all-usable"},
     {"step 4: invalid policy, nothing cached -> NOTFOUND (RFC 8461 §3.3)", DECIDE_MX_HOSTS, INSEC, 0, {{0}},
      FAILED, P_NULL, 0, DECIDE_STS_POLICY_INVALID, 0, NULL, 0, 0,
      0, DECIDE_NOTFOUND, "NOTFOUND ", 0, "sts-failed", NULL},
@@ -507,6 +521,9 @@ static const struct source_row source_rows[] = {
     {"sts_source: cached after failed refresh (RFC 8461 §3.3)", FAILED, P_TEST, 0, 0,
      "cache-after-failure"},
     {"sts_source: failure, nothing cached", FAILED, P_NULL, 0, 0, "none"},
+    {"sts_source: our resolver failed, nothing cached", RESFAIL, P_NULL, 0, 0, "none"},
+    {"sts_source: our resolver failed, cached policy applied", RESFAIL, P_ENF, 0, 0,
+     "cache-after-failure"},
     {"sts_source: no record", NOREC, P_NULL, 0, 0, "none"},
     {"sts_source: dane-only never consults MTA-STS", POLICY, P_ENF, 0, 1, "not-used"},
 };
@@ -528,6 +545,37 @@ static void test_source(void **state)
     assert_int_equal(decide(&f, &res, NULL), 0);
     assert_string_equal(res.sts_source, s->want);
     decide_result_finish(&res);
+}
+
+/*
+ * Issue 17 item 10: a domain with 100 MX hosts has every host considered
+ * (RFC 7672 §2.2: DANE-only needs every host usable): all usable is
+ * "dane-only"; the 100th without TLSA makes it "dane", wherever it stands.
+ */
+static void test_hosts_100(void **state)
+{
+    static struct decide_host hosts[100];
+    struct decide_facts f = {.domain = "example.com", .mx = DECIDE_MX_HOSTS};
+    struct decide_result res;
+    size_t i, odd;
+
+    (void)state;
+    decide_zone_defaults(&f.zone);
+    f.hosts = hosts;
+    f.n_hosts = UNIT_LEN(hosts);
+    for (i = 0; i < UNIT_LEN(hosts); i++)
+        hosts[i] = (struct decide_host)H_USABLE("mx1.example.com");
+    assert_int_equal(decide(&f, &res, NULL), 0);
+    assert_string_equal(res.reply, "OK dane-only");
+    decide_result_finish(&res);
+    for (odd = 0; odd < UNIT_LEN(hosts); odd += 33) {
+        for (i = 0; i < UNIT_LEN(hosts); i++)
+            hosts[i] = (struct decide_host)H_USABLE("mx1.example.com");
+        hosts[odd] = (struct decide_host)H_NOTLSA("mx2.example.com");
+        assert_int_equal(decide(&f, &res, NULL), 0);
+        assert_string_equal(res.reply, "OK dane");
+        decide_result_finish(&res);
+    }
 }
 
 /* Exactly DECIDE_HOSTS_MAX hosts are taken; one more is refused (TEMP). */
@@ -557,45 +605,80 @@ static void test_host_cap(void **state)
     decide_result_finish(&res);
 }
 
+/* parsed - sts_policy_parse a generated body; the body must fit RFC 8461 §3.3's 64 KiB */
+static void parsed(struct sts_policy *p, size_t n, size_t label_len)
+{
+    char *buf = malloc(STS_POLICY_BODY_MAX + 1), *q = buf;
+    size_t i;
+
+    q += sprintf(q, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+    for (i = 0; i < n; i++) {
+        /* label_len 0: short names "m<i>.ex"; else 4 labels of about
+         * label_len octets each, distinct per i */
+        if (label_len == 0)
+            q += sprintf(q, "mx: m%zu.ex\n", i);
+        else
+            q += sprintf(q, "mx: %06zu%0*d.%0*d.%0*d.%0*d.ex\n", i, (int)label_len - 6, 0,
+                         (int)label_len, 0, (int)label_len, 0, (int)label_len - 3, 0);
+        assert_true((size_t)(q - buf) <= STS_POLICY_BODY_MAX);
+    }
+    assert_int_equal(sts_policy_parse(buf, (size_t)(q - buf), p, NULL), 0);
+    assert_int_equal(p->n_mx, n);
+    free(buf);
+}
+
 /*
- * The reply is capped at DECIDE_REPLY_MAX - 1 octets: a policy with
- * STS_POLICY_MX_MAX long patterns fits as a bare match list (~32 KiB) but not
- * with TLSRPT attributes (~100 KiB): then TEMP, never a truncated policy.
+ * The reply limit is Postfix's own (socketmap_max_reply_size, 100000): every
+ * RFC-valid policy (64 KiB at most, RFC 8461 §3.3) fits as a match list, even
+ * with 3,000 patterns; with TLSRPT attributes (each policy line again, and
+ * each pattern once more) a big one does not, and then the answer is TEMP
+ * "too-long", never a truncated or weaker policy (issue 17 item 9).
  */
 static void test_reply_cap(void **state)
 {
-    static char names[STS_POLICY_MX_MAX][DOMAIN_LIKE_SIZE];
-    static char *mx[STS_POLICY_MX_MAX];
-    struct sts_policy p = {STS_MODE_ENFORCE, 86400, STS_POLICY_MX_MAX, mx};
+    struct sts_policy p;
     struct decide_facts f = {.domain = "example.com", .mx = DECIDE_MX_HOSTS, .mx_dns = INSEC};
     struct decide_result res;
     size_t i;
+    const char *at;
 
     (void)state;
-    for (i = 0; i < STS_POLICY_MX_MAX; i++) {
-        /* 63 + 1 + 63 + 1 + 63 + 1 + 57 = 249 octets, distinct per i. */
-        memset(names[i], 'a', DOMAIN_LIKE_SIZE - 1);
-        names[i][63] = names[i][127] = names[i][191] = '.';
-        names[i][0] = (char)('a' + i % 26);
-        names[i][1] = (char)('a' + i / 26);
-        names[i][DOMAIN_LIKE_SIZE - 1] = '\0';
-        mx[i] = names[i];
-    }
     decide_zone_defaults(&f.zone);
     f.sts.state = POLICY;
     f.sts.policy = &p;
+
+    /* 3,000 short patterns: all 3,000 in the match list, in order */
+    parsed(&p, 3000, 0);
     assert_int_equal(decide(&f, &res, NULL), 0);
     assert_int_equal(res.kind, DECIDE_OK);
-    assert_true(strlen(res.reply) > STS_POLICY_MX_MAX * (DOMAIN_LIKE_SIZE - 1));
-    assert_true(strlen(res.reply) < DECIDE_REPLY_MAX);
+    assert_true(strncmp(res.reply, "OK secure match=m0.ex:m1.ex:", 28) == 0);
+    for (i = 0, at = res.reply; (at = strchr(at, ':')) != NULL; at++)
+        i++;
+    assert_int_equal(i, 2999);
+    assert_non_null(strstr(res.reply, ":m2999.ex servername=hostname"));
     decide_result_finish(&res);
-
+    /* ... but not with TLSRPT attributes (about 110 KB): TEMP */
     f.zone.tlsrpt = true;
     assert_int_equal(decide(&f, &res, NULL), MXTLS_ETOOLONG);
     assert_int_equal(res.kind, DECIDE_TEMP);
     assert_string_equal(res.why, "too-long");
     assert_true(strncmp(res.reply, "TEMP ", 5) == 0);
     decide_result_finish(&res);
+    f.zone.tlsrpt = false;
+    sts_policy_finish(&p);
+
+    /* The longest patterns a 64 KiB body holds: a ~64 KiB match list fits */
+    parsed(&p, 250, 60);
+    assert_int_equal(decide(&f, &res, NULL), 0);
+    assert_int_equal(res.kind, DECIDE_OK);
+    assert_true(strlen(res.reply) > 60000);
+    assert_true(strlen(res.reply) < DECIDE_REPLY_MAX);
+    decide_result_finish(&res);
+    f.zone.tlsrpt = true;
+    assert_int_equal(decide(&f, &res, NULL), MXTLS_ETOOLONG);
+    assert_int_equal(res.kind, DECIDE_TEMP);
+    decide_result_finish(&res);
+    sts_policy_finish(&p);
 }
 
 struct name_row {
@@ -654,8 +737,10 @@ int main(void)
     UNIT_ROWS(&s, test_source, source_rows);
     UNIT_ROWS(&s, test_name, name_rows);
     unit_one(&s, "every reply starts with the word of its kind", test_kind_matches_reply, NULL);
+    unit_one(&s, "hosts: 100 MX hosts all considered (issue 17 item 10)", test_hosts_100, NULL);
     unit_one(&s, "hosts: DECIDE_HOSTS_MAX taken, one more refused", test_host_cap, NULL);
-    unit_one(&s, "reply cap: TEMP rather than a truncated policy", test_reply_cap, NULL);
+    unit_one(&s, "reply cap: Postfix's 100000; 3,000 patterns fit, TEMP past it (issue 17 item 9)",
+             test_reply_cap, NULL);
     unit_one(&s, "zone defaults; finish is idempotent", test_defaults_and_finish, NULL);
     return unit_run(&s, "decide");
 }

@@ -497,40 +497,78 @@ static char *mx_policy(size_t n, int same)
     return buf;
 }
 
-/* mxtls cap: STS_POLICY_MX_MAX mx lines, one more is MXTLS_ETOOLONG. */
-static void test_mx_max(void **state)
+/* mx_count_row - a policy with n distinct (or n equal) mx lines and what it must give */
+struct mx_count_row {
+    const char *rule;
+    size_t n;
+    int same;
+};
+
+static const struct mx_count_row mx_counts[] = {
+    {"129 mx lines accepted: no cap below the RFC's 64 KiB (RFC 8461 §3.3; issue 17 item 9)", 129,
+     0},
+    {"2,400 mx lines of 23 octets (54 KiB) accepted (RFC 8461 §3.3)", 2400, 0},
+    {"3,000 mx lines accepted, within 64 KiB (RFC 8461 §3.3)", 3000, 2},
+    {"3,000 repeats of one mx line: a set of one (RFC 8461 §4.1)", 3000, 1},
+};
+
+/* mx_short_policy - n distinct short patterns "a<i>.ex" (fits 3,000 in 64 KiB) */
+static char *mx_short_policy(size_t n)
 {
+    char *buf = malloc(64 + n * 20), *p = buf;
+    size_t i;
+
+    p += sprintf(p, "version: STSv1\nmode: enforce\nmax_age: 60\n");
+    for (i = 0; i < n; i++)
+        p += sprintf(p, "mx: a%zu.ex\n", i);
+    return buf;
+}
+
+/* test_mx_count - RFC-valid policies with many mx lines parse in full, in order */
+static void test_mx_count(void **state)
+{
+    const struct mx_count_row *r = *state;
     struct sts_policy p;
     struct mxtls_diag diag = {0};
-    char *buf;
+    char *buf = r->same == 2 ? mx_short_policy(r->n) : mx_policy(r->n, r->same);
+    size_t len = strlen(buf), want = r->same == 1 ? 1 : r->n, i;
+    char name[64];
 
-    (void)state;
-    buf = mx_policy(STS_POLICY_MX_MAX, 0);
-    assert_int_equal(sts_policy_parse(buf, strlen(buf), &p, &diag), 0);
-    assert_int_equal(p.n_mx, STS_POLICY_MX_MAX);
-    assert_string_equal(p.mx[STS_POLICY_MX_MAX - 1], "mx127.example.com");
+    assert_true(len <= STS_POLICY_BODY_MAX);
+    assert_int_equal(sts_policy_parse(buf, len, &p, &diag), 0);
+    assert_int_equal(p.n_mx, want);
+    for (i = 0; i < want; i++) {
+        if (r->same == 2)
+            snprintf(name, sizeof(name), "a%zu.ex", i);
+        else
+            snprintf(name, sizeof(name), "mx%zu.example.com", r->same ? (size_t)0 : i);
+        assert_string_equal(p.mx[i], name);
+    }
+    /* one block: the patterns follow the pointer array */
+    assert_ptr_equal(p.mx[0], (char *)(p.mx + p.n_mx));
     sts_policy_finish(&p);
-    free(buf);
-    buf = mx_policy(STS_POLICY_MX_MAX + 1, 0);
-    assert_int_equal(sts_policy_parse(buf, strlen(buf), &p, &diag), MXTLS_ETOOLONG);
-    assert_non_null(strstr(diag.what, "mx lines"));
     assert_null(p.mx);
     free(buf);
 }
 
-/* The cap counts lines, so repeating one pattern cannot dodge it. */
-static void test_mx_max_duplicates(void **state)
+/* The most mx lines a 64 KiB body holds are accepted; the body cap is the limit. */
+static void test_mx_body_cap(void **state)
 {
     struct sts_policy p;
-    char *buf = mx_policy(STS_POLICY_MX_MAX + 1, 1);
+    struct mxtls_diag diag = {0};
+    char *buf = malloc(STS_POLICY_BODY_MAX + 64), *q = buf;
+    size_t i = 0;
 
     (void)state;
-    assert_int_equal(sts_policy_parse(buf, strlen(buf), &p, NULL), MXTLS_ETOOLONG);
-    free(buf);
-    buf = mx_policy(STS_POLICY_MX_MAX, 1);
-    assert_int_equal(sts_policy_parse(buf, strlen(buf), &p, NULL), 0);
-    assert_int_equal(p.n_mx, 1);
+    q += sprintf(q, "version: STSv1\nmode: enforce\nmax_age: 60\n");
+    while ((size_t)(q - buf) + 16 <= STS_POLICY_BODY_MAX)
+        q += sprintf(q, "mx: m%zu.ex\n", i++);
+    assert_int_equal(sts_policy_parse(buf, (size_t)(q - buf), &p, &diag), 0);
+    assert_int_equal(p.n_mx, i);
+    assert_true(p.n_mx <= STS_POLICY_MX_MAX);
     sts_policy_finish(&p);
+    q += sprintf(q, "mx: overflow.example.com\n");
+    assert_int_equal(sts_policy_parse(buf, (size_t)(q - buf), &p, &diag), MXTLS_ETOOLONG);
     free(buf);
 }
 
@@ -570,8 +608,9 @@ int main(void)
     unit_one(&s, "sts_mode_name", test_mode_name, NULL);
     unit_one(&s, "body of 64 KiB accepted, one more octet rejected (RFC 8461 §3.3)", test_body_max,
              NULL);
-    unit_one(&s, "128 mx lines accepted, 129 rejected (mxtls cap)", test_mx_max, NULL);
-    unit_one(&s, "mx cap counts repeated lines", test_mx_max_duplicates, NULL);
+    UNIT_ROWS(&s, test_mx_count, mx_counts);
+    unit_one(&s, "as many mx lines as 64 KiB holds, and no more octets (RFC 8461 §3.3)",
+             test_mx_body_cap, NULL);
     unit_one(&s, "diagnostic offset points at the bad octet", test_diag_offset, NULL);
     unit_one(&s, "finish: NULL, twice, after parse", test_finish, NULL);
     return unit_run(&s, "sts_policy");

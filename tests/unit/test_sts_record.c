@@ -2,6 +2,8 @@
  * test_sts_record - the "_mta-sts" TXT record (include/mxtls/sts_record.h).
  * Each row names the rule it exercises; removing the rule fails the row.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
@@ -201,6 +203,56 @@ static void test_select_rdata(void **state)
     assert_string_equal(rec.id, "");
     assert_int_equal(sts_record_select_rdata(NULL, 0, &rec, &diag), MXTLS_ENOTFOUND);
 }
+/* A hundred TXT records as a resolver may hand them over, in any order. */
+struct many_row {
+    const char *rule;
+    size_t valid_at[2]; /* where the v=STSv1 records go; SIZE_MAX: none */
+    int want;
+};
+
+static const struct many_row many_rows[] = {
+    {"99 junk TXT + 1 valid (first) -> the valid one (RFC 8461 §3.1; issue 17 item 10)",
+     {0, SIZE_MAX},
+     0},
+    {"99 junk TXT + 1 valid (65th) -> the valid one, not only the first 64 looked at",
+     {64, SIZE_MAX},
+     0},
+    {"99 junk TXT + 1 valid (last) -> the valid one", {99, SIZE_MAX}, 0},
+    {"98 junk + 2 valid (1st, 100th) -> no policy (RFC 8461 §3.1)", {0, 99}, MXTLS_EMULTIPLE},
+    {"98 junk + 2 valid (70th, 80th) -> no policy (RFC 8461 §3.1)", {69, 79}, MXTLS_EMULTIPLE},
+};
+
+/* test_many - every record counts, wherever the valid ones sit */
+static void test_many(void **state)
+{
+    const struct many_row *r = *state;
+    static unsigned char wire[100][64];
+    struct txt_rdata rd[100];
+    struct sts_record rec;
+    struct mxtls_diag diag = {0};
+    size_t i;
+
+    for (i = 0; i < 100; i++) {
+        const char *text = i == r->valid_at[0]   ? "v=STSv1; id=valid1"
+                           : i == r->valid_at[1] ? "v=STSv1; id=valid2"
+                                                 : "google-site-verification=junk";
+        char junk[64];
+
+        if (text[0] == 'g') {
+            snprintf(junk, sizeof(junk), "%s%zu", text, i);
+            text = junk;
+        }
+        wire[i][0] = (unsigned char)strlen(text);
+        memcpy(wire[i] + 1, text, wire[i][0]);
+        rd[i].data = wire[i];
+        rd[i].len = (size_t)wire[i][0] + 1;
+    }
+    assert_int_equal(sts_record_select_rdata(rd, 100, &rec, &diag), r->want);
+    if (r->want == 0)
+        assert_string_equal(rec.id, "valid1");
+    else
+        assert_string_equal(rec.id, "");
+}
 
 /* A record text longer than any RDATA could carry is refused outright. */
 static void test_too_long(void **state)
@@ -224,5 +276,6 @@ int main(void)
     unit_one(&s, "wire-form RDATAs joined, malformed rejected (RFC 8461 §3.1)", test_select_rdata,
              NULL);
     unit_one(&s, "record of 65535 octets accepted, 65536 refused", test_too_long, NULL);
+    UNIT_ROWS(&s, test_many, many_rows);
     return unit_run(&s, "sts_record");
 }
