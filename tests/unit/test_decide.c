@@ -4,6 +4,7 @@
  * and RFC section it checks and the exact reply Postfix would receive.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
@@ -611,6 +612,8 @@ static void parsed(struct sts_policy *p, size_t n, size_t label_len)
     char *buf = malloc(STS_POLICY_BODY_MAX + 1), *q = buf;
     size_t i;
 
+    if (buf == NULL)
+        abort(); /* out of memory in a test: nothing to report */
     q += sprintf(q, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
     for (i = 0; i < n; i++) {
         /* label_len 0: short names "m<i>.ex"; else 4 labels of about
