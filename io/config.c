@@ -8,8 +8,10 @@
  * tree and walks it against per-mapping key tables, so every key is looked up
  * by name, typed and range-checked in one place.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -801,6 +803,63 @@ static int sub_https(struct ctx *c, yaml_node_t *n, const char *path)
     return apply_map(c, n, path, https_keys, c->cfg);
 }
 
+#define CTL(f) offsetof(struct config_control, f)
+
+static const struct key_spec control_keys[] = {
+    {"path", K_STR, CTL(path), 0, CONFIG_SUN_PATH_MAX, 0, NULL},
+    {"mode", K_MODE, CTL(mode), 0, 0, 0, NULL},
+    {"host", K_STR, CTL(host), 0, 64, 0, NULL},
+    {"port", K_PORT, CTL(port), 1, 65535, 0, NULL},
+    {NULL, K_SKIP, 0, 0, 0, 0, NULL},
+};
+
+/* is_loopback - a numeric IPv4 address in 127.0.0.0/8 or the IPv6 ::1 */
+static bool is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * sub_control - control: {path, mode} or {host, port}. The section replaces
+ * whatever control socket the defaults had. TCP is for loopback only: the
+ * control socket answers anyone who can connect, so the file mode (or the
+ * machine's own users) is its only access control.
+ */
+static int sub_control(struct ctx *c, yaml_node_t *n, const char *path)
+{
+    struct config_control *cc = &c->cfg->control;
+    char kp[KEY_PATH_MAX];
+    int rc;
+
+    free(cc->path);
+    free(cc->host);
+    cc->path = cc->host = NULL;
+    cc->port = 0;
+    cc->mode = CONFIG_CONTROL_DEFAULT_MODE;
+    if ((rc = apply_map(c, n, path, control_keys, cc)) != 0)
+        return rc;
+    if (cc->path != NULL && (cc->host != NULL || cc->port != 0))
+        return fail(c, n, MXTLS_EINVAL, path,
+                    "either a path (Unix socket) or a host and port (loopback TCP), not both");
+    if (cc->path == NULL && cc->port == 0)
+        return fail(c, n, MXTLS_EINVAL, path, "name a path, or a port (and a loopback host)");
+    if (cc->port != 0 && cc->host == NULL && (cc->host = strdup("127.0.0.1")) == NULL)
+        return fail(c, n, MXTLS_ENOMEM, path, "out of memory");
+    if (cc->host != NULL && !is_loopback(cc->host)) {
+        join(kp, sizeof(kp), path, "host", 4);
+        return fail(c, n, MXTLS_EINVAL, kp,
+                    "%.64s is not a loopback address (127.0.0.0/8 or ::1): the control socket "
+                    "must not be reachable from the network",
+                    cc->host);
+    }
+    return 0;
+}
+
 static const struct key_spec top_keys[] = {
     /* host: an address or name for getaddrinfo; 253 is the longest name */
     {"host", K_STR, TOP(host), 0, 253, 0, NULL},
@@ -823,6 +882,9 @@ static const struct key_spec top_keys[] = {
     {"sts_resolver_failure_temp", K_U32, TOP(sts_resolver_failure_temp_s), 0, 86400, 0, NULL},
     {"store_queue_max", K_U32, TOP(store_queue_max), 1, 10000000, 0, NULL},
     {"store_lag_warning", K_MS32, TOP(store_lag_warning_ms), 100, 3600000, 0, NULL},
+    /* issue 18: the control socket; explain on Postfix's port only when asked */
+    {"control", K_SUB, 0, 0, 0, 0, sub_control},
+    {"explain_on_policy_port", K_BOOL, TOP(explain_on_policy_port), 0, 0, 0, NULL},
     /* Zone keys at the top level are a common slip; say where they go. */
     {"strict_testing", K_ZONEKEY, 0, 0, 0, 0, NULL},
     {"timeout", K_ZONEKEY, 0, 0, 0, 0, NULL},
@@ -954,6 +1016,8 @@ static int defaults(struct mxtls_config *cfg)
     cfg->sts_resolver_failure_temp_s = DEF_STS_DNS_TEMP_S;
     cfg->store_queue_max = DEF_STORE_QUEUE_MAX;
     cfg->store_lag_warning_ms = DEF_STORE_LAG_MS;
+    cfg->control.mode = CONFIG_CONTROL_DEFAULT_MODE;
+    cfg->explain_on_policy_port = false;
     cfg->host = strdup(DEF_HOST);
     cfg->cache.filename = strdup(DEF_SQLITE_FILENAME);
     if (cfg->host == NULL || cfg->cache.filename == NULL) {
@@ -966,7 +1030,17 @@ static int defaults(struct mxtls_config *cfg)
 /* config_init_defaults - the configuration used without a file */
 int config_init_defaults(struct mxtls_config *cfg)
 {
-    return defaults(cfg);
+    int rc = defaults(cfg);
+
+    if (rc != 0)
+        return rc;
+    /* Only here: a configuration file names its control socket or has none. */
+    cfg->control.path = strdup(CONFIG_CONTROL_DEFAULT_PATH);
+    if (cfg->control.path == NULL) {
+        config_finish(cfg);
+        return MXTLS_ENOMEM;
+    }
+    return 0;
 }
 
 /* load_tree - pass two: load the document and walk it from the root */
@@ -1108,6 +1182,8 @@ void config_finish(struct mxtls_config *cfg)
     free(cfg->unbound_config);
     free(cfg->trust_anchor_file);
     free(cfg->ca_file);
+    free(cfg->control.path);
+    free(cfg->control.host);
     memset(cfg, 0, sizeof(*cfg));
 }
 

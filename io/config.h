@@ -9,7 +9,9 @@
  * sizing (resolver.outgoing_range ...), https.ca_file, the per-zone tlsrpt
  * and dane switches, and the limits max_connections, request_timeout,
  * output_high_water, sts_resolver_failure_temp, store_queue_max and
- * store_lag_warning. Every scalar is typed and range-checked;
+ * store_lag_warning, the control socket (control.path, control.mode,
+ * control.host, control.port; a TCP control address must be a loopback
+ * address) and explain_on_policy_port. Every scalar is typed and range-checked;
  * an unknown key, a bad value, a duplicate key, an alias or an explicit tag is
  * a load error naming the file, the line and the key path (for example
  * "/etc/mta-sts-daemon.yml:12: zones.myzone.timeout: ..."). Booleans accept
@@ -103,6 +105,23 @@ struct config_resolver {
     uint32_t infra_cache_numhosts;   /* servers remembered; default 10000 */
 };
 
+/*
+ * control: mxtlsd's control socket (explain today; admin and metrics later),
+ * never Postfix's port. A Unix socket (path, mode) or a loopback TCP address
+ * (host, port), not both; neither = no control socket. A configuration file
+ * without `control` has none; the embedded default (no file) has
+ * CONFIG_CONTROL_DEFAULT_PATH.
+ */
+struct config_control {
+    char *path;    /* Unix socket; NULL = none */
+    int mode;      /* its file mode; default 0600 */
+    char *host;    /* loopback TCP address (127.0.0.0/8 or ::1); NULL = none */
+    uint16_t port; /* with host; a port alone means host 127.0.0.1 */
+};
+
+#define CONFIG_CONTROL_DEFAULT_PATH MXTLS_STATEDIR "/control.sock"
+#define CONFIG_CONTROL_DEFAULT_MODE 0600
+
 struct mxtls_config {
     char *host;                   /* TCP listen address; default "127.0.0.1" */
     uint16_t port;                /* default 8461 */
@@ -127,12 +146,15 @@ struct mxtls_config {
     uint32_t sts_resolver_failure_temp_s; /* TEMP while our DNS fails a policy host; 600 */
     uint32_t store_queue_max;             /* cache writes queued at most; default 100000 */
     uint32_t store_lag_warning_ms;        /* warn when the oldest write waits longer; 5 s */
+    struct config_control control;        /* the control socket; see above */
+    bool explain_on_policy_port;          /* answer map "mxtls-explain" on Postfix's port */
 };
 
 /*
  * config_init_defaults - fill cfg with the embedded default configuration
  * (no file): 127.0.0.1:8461, SQLite cache at MXTLS_STATEDIR/cache.db, the
- * upstream zone defaults, no zones. cfg need not be initialised; on success
+ * control socket at CONFIG_CONTROL_DEFAULT_PATH, the upstream zone
+ * defaults, no zones. cfg need not be initialised; on success
  * release it with config_finish. Returns 0 or MXTLS_ENOMEM (cfg then holds
  * nothing to release).
  */

@@ -33,7 +33,6 @@
 #define TRUST_POINTS_MAX 16            /* trust points probed */
 #define PROBE_TIMEOUT_MS 4000          /* deadline of one probe lookup */
 #define REVALIDATE_S     3600          /* validation proven longer ago than this is proven again */
-#define RR_DNSKEY        48
 
 struct dns_query {
     struct dns *dns;
@@ -57,7 +56,6 @@ struct dns {
     struct ub_ctx *ub;
     struct event *ev;          /* EV_READ|EV_PERSIST on ub_fd() */
     struct dns_query *queries; /* in flight */
-    unsigned timeout_ms;       /* for new lookups */
     bool dispatching;          /* inside ub_process: deleting ub now would be fatal */
     bool free_pending;         /* dns_free was called while dispatching */
     enum validation validation;
@@ -305,8 +303,8 @@ static void probe_round(struct dns *dns)
     dns->why_not[0] = '\0';
     dns->probes = 1; /* held while starting: a refused lookup must not end the round */
     for (size_t i = 0; i < dns->n_trust_points; i++) {
-        if (query_start(dns, dns->trust_points[i], RR_DNSKEY, PROBE_TIMEOUT_MS, on_probe, dns, NULL,
-                        true) == 0)
+        if (query_start(dns, dns->trust_points[i], DNS_RR_DNSKEY, PROBE_TIMEOUT_MS, on_probe, dns,
+                        NULL, true) == 0)
             dns->probes++;
     }
     if (dns->n_trust_points == 0)
@@ -537,7 +535,6 @@ struct dns *dns_new(struct event_base *base, const char *unbound_config,
         return NULL;
     }
     dns->base = base;
-    dns->timeout_ms = DNS_DEFAULT_TIMEOUT_MS;
     dns->ub = ub_ctx_create();
     if (dns->ub == NULL) {
         mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "dns: ub_ctx_create failed");
@@ -584,16 +581,6 @@ fail:
         dns_cancel(dns->queries);
     dns_destroy(dns);
     return NULL;
-}
-
-/* dns_set_timeout - deadline for lookups started from now on. */
-void dns_set_timeout(struct dns *dns, unsigned timeout_ms)
-{
-    if (timeout_ms == 0)
-        timeout_ms = DNS_DEFAULT_TIMEOUT_MS;
-    if (timeout_ms > DNS_MAX_TIMEOUT_MS)
-        timeout_ms = DNS_MAX_TIMEOUT_MS;
-    dns->timeout_ms = timeout_ms;
 }
 
 /* query_start - start one lookup with its own deadline (probe: a validation probe). */
@@ -659,14 +646,6 @@ int dns_query_start(struct dns *dns, const char *name, int rrtype, unsigned time
                     dns_callback cb, void *arg, struct dns_query **handle)
 {
     return query_start(dns, name, rrtype, timeout_ms, cb, arg, handle, false);
-}
-
-/* dns_lookup - start one lookup with the resolver's current deadline. */
-int dns_lookup(struct dns *dns, const char *name, int rrtype, dns_callback cb, void *arg)
-{
-    if (dns == NULL)
-        return MXTLS_EINVAL;
-    return query_start(dns, name, rrtype, dns->timeout_ms, cb, arg, NULL, false);
 }
 
 /* dns_cancel - forget one lookup: no callback; libunbound drops its answer. */

@@ -34,7 +34,7 @@
  * marks the query; its outgoing port and mesh state are freed when the
  * resolution ends by itself), so capacity comes from the sizing.
  *
- * Failures of dns_new/dns_lookup return NULL or a negative MXTLS_E* code
+ * Failures of dns_new/dns_query_start return NULL or a negative MXTLS_E* code
  * (diag.h); failures of a lookup arrive in its callback as DECIDE_DNS_FAILED
  * with a reason. Nothing here logs or exits.
  */
@@ -58,6 +58,14 @@ struct dns_query;
 #define DNS_NAME_MAX             254    /* presentation name, trailing dot allowed */
 #define DNS_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key" /* Debian's dns-root-data */
 
+/* Resource record types the programs ask for (IANA "Resource Record (RR) TYPEs"). */
+#define DNS_RR_A      1  /* RFC 1035 §3.4.1 */
+#define DNS_RR_MX     15 /* RFC 1035 §3.3.9 */
+#define DNS_RR_TXT    16 /* RFC 1035 §3.3.14 */
+#define DNS_RR_AAAA   28 /* RFC 3596 §2.1 */
+#define DNS_RR_DNSKEY 48 /* RFC 4034 §2 */
+#define DNS_RR_TLSA   52 /* RFC 6698 §2 */
+
 /* One record's RDATA in wire format (names uncompressed), as libunbound gives it. */
 struct dns_rdata {
     const unsigned char *data;
@@ -69,8 +77,8 @@ struct dns_rdata {
  * during the callback; copy what must outlive it.
  */
 struct dns_answer {
-    const char *qname;      /* the name as passed to dns_lookup */
-    int rrtype;             /* the type as passed to dns_lookup */
+    const char *qname;      /* the name as passed to dns_query_start */
+    int rrtype;             /* the type as passed to dns_query_start */
     enum decide_dns status; /* see the header comment */
     int rcode;              /* DNS rcode of the response; -1 when none (error, timeout) */
     bool nxdomain;          /* rcode was NXDOMAIN */
@@ -84,7 +92,7 @@ struct dns_answer {
                         after N ms", "SERVFAIL", ...; NULL otherwise */
 };
 
-/* Called exactly once per successful dns_lookup, unless dns_free comes first. */
+/* Called exactly once per successful dns_query_start, unless dns_cancel or dns_free comes first. */
 typedef void (*dns_callback)(const struct dns_answer *answer, void *arg);
 
 /*
@@ -116,26 +124,16 @@ struct dns *dns_new(struct event_base *base, const char *unbound_config,
                     struct mxtls_diag *diag);
 
 /*
- * dns_set_timeout - set the deadline of lookups started from now on, in
- * milliseconds (0 means DNS_DEFAULT_TIMEOUT_MS; values above
- * DNS_MAX_TIMEOUT_MS are clamped). Lookups already running keep theirs.
- */
-void dns_set_timeout(struct dns *dns, unsigned timeout_ms);
-
-/*
- * dns_lookup - start a validating lookup of name (NUL-terminated presentation
- * form, at most DNS_NAME_MAX octets; class IN) and type rrtype (1..65535).
+ * dns_query_start - start a validating lookup of name (NUL-terminated
+ * presentation form, at most DNS_NAME_MAX octets; class IN) and type rrtype
+ * (1..65535) with its own deadline of timeout_ms milliseconds (0 means
+ * DNS_DEFAULT_TIMEOUT_MS; values above DNS_MAX_TIMEOUT_MS are clamped).
  * Returns 0 and later calls cb(answer, arg) exactly once from the event loop,
- * never from inside dns_lookup; or returns MXTLS_EINVAL (bad name or type),
- * MXTLS_ENOMEM or MXTLS_EAGAIN (libunbound refused the query) and never calls
- * cb. The callback may start new lookups and may call dns_free.
- */
-int dns_lookup(struct dns *dns, const char *name, int rrtype, dns_callback cb, void *arg);
-
-/*
- * dns_query_start - dns_lookup with its own deadline (timeout_ms as for
- * dns_set_timeout) and, when handle is not NULL, a handle in *handle for
- * dns_cancel, valid until the callback starts or dns_cancel/dns_free.
+ * never from inside dns_query_start; or returns MXTLS_EINVAL (bad name or
+ * type), MXTLS_ENOMEM or MXTLS_EAGAIN (libunbound refused the query) and
+ * never calls cb. The callback may start new lookups and may call dns_free.
+ * When handle is not NULL, *handle is set for dns_cancel, valid until the
+ * callback starts or dns_cancel/dns_free (which clear it).
  */
 int dns_query_start(struct dns *dns, const char *name, int rrtype, unsigned timeout_ms,
                     dns_callback cb, void *arg, struct dns_query **handle);

@@ -512,6 +512,48 @@ int decide(const struct decide_facts *f, struct decide_result *res, struct mxtls
     return reply_fixed(res, DECIDE_OK, "OK dane", "dane", diag);
 }
 
+/*
+ * The rules decide() names in res->why, each with what it means for a
+ * reader of `mxtls query` (decide.h "why"). Every why decide() sets is here.
+ */
+static const struct {
+    const char *name, *text;
+} rules[] = {
+    {"invalid-facts", "the facts broke the decision's contract (an mxtlsd bug)"},
+    {"no-memory", "mxtlsd ran out of memory"},
+    {"too-long", "the policy does not fit a socketmap reply"},
+    {"mx-bogus", "the MX answer failed DNSSEC validation: deliveries wait"},
+    {"mx-failed", "the MX lookup failed (SERVFAIL, timeout): deliveries wait"},
+    {"mx-nxdomain", "the domain does not exist"},
+    {"mx-null", "the domain accepts no mail (null MX, RFC 7505)"},
+    {"addr-bogus", "an MX host's address failed DNSSEC validation: deliveries wait"},
+    {"addr-failed", "an MX host's address lookup failed: deliveries wait"},
+    {"tlsa-bogus", "a TLSA RRset failed DNSSEC validation: deliveries wait (RFC 7672 §2.2)"},
+    {"tlsa-failed", "a TLSA lookup failed: deliveries wait (RFC 7672 §2.2)"},
+    {"dane-only", "every MX host has a usable TLSA record: DANE (RFC 7672)"},
+    {"dane", "some MX host has secure TLSA records: TLS required, DANE where usable"},
+    {"sts-enforce", "MTA-STS policy in enforce mode (RFC 8461 §5)"},
+    {"sts-testing-strict", "MTA-STS testing policy, enforced (zone strict_testing)"},
+    {"sts-testing", "MTA-STS testing policy: reported, not enforced (RFC 8461 §5)"},
+    {"sts-none", "MTA-STS policy mode none"},
+    {"sts-no-record", "no DANE, no MTA-STS record and nothing cached"},
+    {"sts-failed", "no DANE; the MTA-STS policy could not be had and nothing is cached"},
+    {"sts-no-mx", "the MTA-STS policy lists no mx host"},
+    {"sts-resolver-failed", "MTA-STS record published, but our resolver failed to look up "
+                            "its policy host: deferred for a bounded time"},
+};
+
+/* decide_rule_text - what a rule named in decide_result.why means */
+const char *decide_rule_text(const char *why)
+{
+    if (why == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (strcmp(rules[i].name, why) == 0)
+            return rules[i].text;
+    return NULL;
+}
+
 /* decide_result_finish - release the reply */
 void decide_result_finish(struct decide_result *res)
 {

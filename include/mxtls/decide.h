@@ -191,4 +191,11 @@ void decide_result_finish(struct decide_result *res);
 const char *decide_dns_name(enum decide_dns status);
 const char *decide_sts_failure_name(enum decide_sts_failure failure);
 
+/*
+ * decide_rule_text - what the rule named in decide_result.why means, one
+ * static English sentence for `mxtls query`; NULL for a name decide() does
+ * not give (or NULL).
+ */
+const char *decide_rule_text(const char *why);
+
 #endif

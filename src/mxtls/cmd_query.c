@@ -2,14 +2,19 @@
  * cmd_query - `mxtls query`: what mxtlsd answers Postfix for a next-hop, and
  * why (issue 4).
  *
- * By default it asks the running mxtlsd, at the address its configuration
- * names (host and port, or path; 127.0.0.1:8461 without -c), with the
- * daemon's explain request: one socketmap netstring "mxtls-explain ZONE
- * NEXTHOP", answered "OK {json}" (src/mxtlsd/session.h, explain.h). So the
- * answer comes from the daemon's own caches, exactly as Postfix would get it.
- * With --direct it runs the same pipeline in this process instead (lookup.h:
- * DANE facts and MTA-STS state, then decide), with memory-only caches: the
- * answer a freshly started mxtlsd would give.
+ * By default it asks the running mxtlsd on its control socket (control.path,
+ * or control.host and control.port, of the configuration; MXTLS_STATEDIR
+ * "/control.sock" without -c): one netstring "explain ZONE NEXTHOP",
+ * answered "OK {json}" (src/mxtlsd/control.h, explain.h), through
+ * io/sockmap_client.c. Without a control socket in the configuration (or,
+ * without -c, when the default one does not exist) it asks the policy port
+ * (host and port, or path) with the map name "mxtls-explain ZONE NEXTHOP",
+ * which mxtlsd answers only with explain_on_policy_port: true. So the answer
+ * comes from the daemon's own caches, exactly as Postfix would get it.
+ * With --direct it runs the same pipeline in this process instead, opened
+ * the way mxtlsd opens it (core/pipeline.c; lookup.h: DANE facts and MTA-STS
+ * state, then decide), with memory-only caches: the answer a freshly
+ * started mxtlsd would give.
  *
  * Output: the explanation as the daemon's JSON (--json, one compact line),
  * or as text: the reply Postfix gets, the rule, then the facts behind it.
@@ -38,16 +43,14 @@
 
 #include "cmd.h"
 #include "config.h"
-#include "dane.h"
-#include "dns.h"
 #include "explain.h"
-#include "fetch.h"
 #include "log.h"
 #include "lookup.h"
+#include "mxtls/decide.h"
 #include "mxtls/netstring.h"
 #include "mxtls/socketmap.h"
-#include "session.h"
-#include "sts_cache.h"
+#include "pipeline.h"
+#include "sockmap_client.h"
 
 /* Exit statuses (mxtls(1)). */
 #define QUERY_OK       0
@@ -59,8 +62,7 @@
 #define QUERY_TIMEOUT_S    30  /* default bound on the whole query */
 #define QUERY_TIMEOUT_MAX  600 /* seconds */
 #define QUERY_ERR_MAX      1024
-#define QUERY_NAME_MAX     272 /* "[host]:port" (host: 253) or a socket path (107) */
-#define TLSA_DATA_SHOWN    64  /* hex digits of a TLSA record's data shown in text */
+#define TLSA_DATA_SHOWN    64 /* hex digits of a TLSA record's data shown in text */
 
 struct query_options {
     bool json;
@@ -84,8 +86,10 @@ void cmd_query_usage(FILE *fp)
             "NEXTHOP is what Postfix looks up: example.com, [mx.example.com]:587, ...\n"
             "\n"
             "  -j, --json           print mxtlsd's explanation as JSON (one line)\n"
-            "  -c, --config FILE    mxtlsd's configuration: where it listens (host and port,\n"
-            "                       or path); without it 127.0.0.1:8461\n"
+            "  -c, --config FILE    mxtlsd's configuration: its control socket (control:),\n"
+            "                       else the explain map on its policy port (host and port,\n"
+            "                       or path); without it the default control socket, else\n"
+            "                       127.0.0.1:8461\n"
             "  -z, --zone NAME      the socketmap map name whose settings apply (default\n"
             "                       " QUERY_ZONE_DEFAULT
             ", as in socketmap:inet:...:" QUERY_ZONE_DEFAULT ")\n"
@@ -207,217 +211,71 @@ static int parse_options(int argc, char **argv, struct query_options *o)
 
 /* ------------------------------------------------------------ the daemon */
 
-/* now_ms - monotonic milliseconds */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* wait_fd - poll fd for events until deadline: 1 ready, 0 timed out, -1 error */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        if (n > 0)
-            return 1;
-        if (n == 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
-    }
-}
-
-/* daemon_name - where mxtlsd listens, for messages */
-static void daemon_name(const struct mxtls_config *cfg, char *out, size_t size)
-{
-    if (cfg->path != NULL)
-        snprintf(out, size, "%s", cfg->path);
-    else if (strchr(cfg->host, ':') != NULL)
-        snprintf(out, size, "[%s]:%u", cfg->host, (unsigned)cfg->port);
-    else
-        snprintf(out, size, "%s:%u", cfg->host, (unsigned)cfg->port);
-}
-
-/* connect_one - a non-blocking connect to addr, finished by deadline; fd or -1 with errno */
-static int connect_one(const struct sockaddr *addr, socklen_t len, int64_t deadline)
-{
-    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, addr, len) == 0)
-        return fd;
-    if (errno == EINPROGRESS) {
-        int w = wait_fd(fd, POLLOUT, deadline);
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (w == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-            return fd;
-        errno = w == 0 ? ETIMEDOUT : w < 0 ? errno : soerr;
-    }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
-/* connect_daemon - a connection to mxtlsd; fd, or -1 with err filled */
-static int connect_daemon(const struct mxtls_config *cfg, int64_t deadline, char *err,
-                          size_t errsize)
-{
-    char name[QUERY_NAME_MAX];
-    daemon_name(cfg, name, sizeof(name));
-    if (cfg->path != NULL) {
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        if (strlen(cfg->path) >= sizeof(sun.sun_path)) {
-            snprintf(err, errsize, "%s: socket path too long", name);
-            return -1;
-        }
-        memcpy(sun.sun_path, cfg->path, strlen(cfg->path) + 1);
-        int fd = connect_one((const struct sockaddr *)&sun, sizeof(sun), deadline);
-        if (fd < 0)
-            snprintf(err, errsize, "cannot connect to mxtlsd at %s: %s", name, strerror(errno));
-        return fd;
-    }
-    char port[8];
-    snprintf(port, sizeof(port), "%u", (unsigned)cfg->port);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(cfg->host, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errsize, "cannot resolve mxtlsd's address %s: %s", name, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, last = ECONNREFUSED;
-    for (const struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-        fd = connect_one(ai->ai_addr, ai->ai_addrlen, deadline);
-        if (fd < 0)
-            last = errno;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(err, errsize, "cannot connect to mxtlsd at %s: %s", name, strerror(last));
-    return fd;
-}
-
-/* send_all - write len octets by deadline; 0 or -1 with errno */
-static int send_all(int fd, const char *buf, size_t len, int64_t deadline)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        int w = wait_fd(fd, POLLOUT, deadline);
-        if (w <= 0) {
-            if (w == 0)
-                errno = ETIMEDOUT;
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /*
- * recv_reply - read one netstring reply (payload at most SOCKETMAP_REPLY_MAX)
- * by deadline; its payload as a heap string, or NULL with err filled.
+ * ask - one request to mxtlsd at a (io/sockmap_client.c); the reply's
+ * payload (heap), or NULL with err filled ("... mxtlsd at NAME ...").
  */
-static char *recv_reply(int fd, int64_t deadline, const char *name, char *err, size_t errsize)
+static char *ask(const struct sockmap_client_addr *a, const char *payload, size_t len,
+                 const struct query_options *o, int *connect_errno, char *name, size_t namesize,
+                 char *err, size_t errsize)
 {
-    size_t cap = SOCKETMAP_REPLY_BUF_SIZE, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        snprintf(err, errsize, "out of memory");
-        return NULL;
-    }
-    for (;;) {
-        struct netstring_frame fr;
-        struct mxtls_diag d = {0};
-        int rc = netstring_decode(buf, len, SOCKETMAP_REPLY_MAX, &fr, &d);
-        if (rc == 0) {
-            memmove(buf, fr.data, fr.len);
-            buf[fr.len] = '\0';
-            return buf;
-        }
-        if (rc != MXTLS_EAGAIN) {
-            snprintf(err, errsize, "mxtlsd at %s sent a malformed reply: %s", name, d.what);
-            break;
-        }
-        if (len == cap) { /* cannot happen: decode fails first past the cap */
-            snprintf(err, errsize, "mxtlsd at %s sent an oversized reply", name);
-            break;
-        }
-        ssize_t n = recv(fd, buf + len, cap - len, 0);
-        if (n > 0) {
-            len += (size_t)n;
-            continue;
-        }
-        if (n == 0) {
-            snprintf(err, errsize, "mxtlsd at %s closed the connection without a reply", name);
-            break;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            int w = wait_fd(fd, POLLIN, deadline);
-            if (w > 0)
-                continue;
-            snprintf(err, errsize, "mxtlsd at %s: %s", name,
-                     w == 0 ? "no reply in time" : strerror(errno));
-            break;
-        }
-        snprintf(err, errsize, "mxtlsd at %s: %s", name, strerror(errno));
-        break;
-    }
-    free(buf);
-    return NULL;
+    char where[SOCKMAP_CLIENT_NAME_MAX];
+    sockmap_client_name(a, where, sizeof(where));
+    snprintf(name, namesize, "mxtlsd at %s", where);
+    return sockmap_client_ask(a, name, payload, len, SOCKETMAP_REQUEST_MAX, SOCKETMAP_REPLY_MAX,
+                              o->timeout_s * 1000u, connect_errno, err, errsize);
 }
 
 /*
  * ask_daemon - the explain request; the JSON text (heap), or NULL with err
  * filled when mxtlsd cannot be reached, fails or answers anything but OK.
+ * Through the control socket the configuration names ("explain ZONE
+ * NEXTHOP", control.h); through the policy port's explain map ("mxtls-explain
+ * ZONE NEXTHOP", answered only with explain_on_policy_port: true) when the
+ * configuration names none (an older mxtlsd), or, without -c, when the
+ * default control socket does not exist.
  */
 static char *ask_daemon(const struct mxtls_config *cfg, const struct query_options *o, char *err,
                         size_t errsize)
 {
-    int64_t deadline = now_ms() + (int64_t)o->timeout_s * 1000;
-    char name[QUERY_NAME_MAX];
-    daemon_name(cfg, name, sizeof(name));
-
+    const struct sockmap_client_addr ctl = {cfg->control.path, cfg->control.host,
+                                            cfg->control.port};
+    const struct sockmap_client_addr pol = {cfg->path, cfg->host, cfg->port};
     char payload[SOCKETMAP_REQUEST_MAX + 1];
-    int plen =
-        snprintf(payload, sizeof(payload), "%s %s %s", SESSION_EXPLAIN_NAME, o->zone, o->nexthop);
-    char frame[SOCKETMAP_REQUEST_MAX + 16];
-    size_t flen = 0;
-    struct mxtls_diag d = {0};
-    if (plen < 0 || (size_t)plen >= sizeof(payload) ||
-        netstring_encode(payload, (size_t)plen, frame, sizeof(frame), &flen, &d) < 0) {
-        snprintf(err, errsize, "the request does not fit a socketmap request");
-        return NULL;
-    }
-
-    int fd = connect_daemon(cfg, deadline, err, errsize);
-    if (fd < 0)
-        return NULL;
+    char name[SOCKMAP_CLIENT_NAME_MAX + 16];
     char *reply = NULL;
-    if (send_all(fd, frame, flen, deadline) < 0)
-        snprintf(err, errsize, "mxtlsd at %s: sending the request: %s", name, strerror(errno));
-    else
-        reply = recv_reply(fd, deadline, name, err, errsize);
-    close(fd);
-    if (reply == NULL)
-        return NULL;
+    bool policy_port = ctl.path == NULL && ctl.host == NULL;
+    int plen, cerr = 0;
+
+    if (!policy_port) {
+        plen = snprintf(payload, sizeof(payload), "explain %s %s", o->zone, o->nexthop);
+        if (plen < 0 || (size_t)plen > SOCKETMAP_REQUEST_MAX) {
+            snprintf(err, errsize, "the request does not fit a control request");
+            return NULL;
+        }
+        reply = ask(&ctl, payload, (size_t)plen, o, &cerr, name, sizeof(name), err, errsize);
+        if (reply == NULL && o->config == NULL && (cerr == ENOENT || cerr == ECONNREFUSED))
+            policy_port = true; /* no -c and no default control socket: an older mxtlsd */
+        else if (reply == NULL)
+            return NULL;
+    }
+    if (policy_port) {
+        plen = snprintf(payload, sizeof(payload), "%s %s %s", SESSION_EXPLAIN_NAME, o->zone,
+                        o->nexthop);
+        if (plen < 0 || (size_t)plen > SOCKETMAP_REQUEST_MAX) {
+            snprintf(err, errsize, "the request does not fit a socketmap request");
+            return NULL;
+        }
+        reply = ask(&pol, payload, (size_t)plen, o, NULL, name, sizeof(name), err, errsize);
+        if (reply == NULL)
+            return NULL;
+    }
     if (strncmp(reply, "OK ", 3) != 0) {
-        snprintf(err, errsize, "mxtlsd at %s answered the explain request with \"%.200s\"", name,
-                 reply);
+        snprintf(err, errsize, "%s answered the explain request with \"%.200s\"%s", name, reply,
+                 policy_port && strncmp(reply, "NOTFOUND", 8) == 0
+                     ? ": name mxtlsd's control socket in the configuration (control:), or set "
+                       "explain_on_policy_port: true there"
+                     : "");
         free(reply);
         return NULL;
     }
@@ -475,9 +333,7 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
 
     char *text = NULL;
     struct direct dr = {0};
-    struct dns *dns = NULL;
-    struct fetch *fetch = NULL;
-    struct pipeline p = {0};
+    struct pipeline_ctx pc = {0};
     struct event *deadline = NULL;
     struct lookup *handle = NULL;
 
@@ -486,27 +342,21 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
         snprintf(err, errsize, "cannot create an event loop");
         goto out;
     }
-    dns = dns_new(dr.base, cfg->unbound_config, cfg->trust_anchor_file, &cfg->resolver, &d);
-    if (dns == NULL) {
-        snprintf(err, errsize, "resolver: %s", d.what);
+    /* mxtlsd's own setup (core/pipeline.c), with memory-only caches. */
+    int perr = pipeline_open_net(&pc, dr.base, cfg, &d);
+    if (perr < 0) {
+        snprintf(err, errsize, "%s: %s", perr == PIPELINE_E_RESOLVER ? "resolver" : "https",
+                 d.what);
         goto out;
     }
-    fetch = fetch_new(dr.base, cfg->ca_file, &d);
-    if (fetch == NULL) {
-        snprintf(err, errsize, "https: %s", d.what);
-        goto out;
-    }
-    p.sts = sts_cache_new(dns, fetch, NULL, (int64_t)(cfg->cache_grace_ms / 1000));
-    if (p.sts != NULL) /* as mxtlsd does: the same answer when our resolver fails */
-        sts_cache_set_resolver_temp(p.sts, cfg->sts_resolver_failure_temp_s);
-    p.dane = dane_cache_new(dns);
+    perr = pipeline_open_caches(&pc, cfg, 0, &d);
     struct timeval tv = {(time_t)o->timeout_s, 0};
     deadline = evtimer_new(dr.base, on_deadline, &dr);
-    if (p.sts == NULL || p.dane == NULL || deadline == NULL || evtimer_add(deadline, &tv) < 0) {
+    if (perr < 0 || deadline == NULL || evtimer_add(deadline, &tv) < 0) {
         snprintf(err, errsize, "out of memory");
         goto out;
     }
-    int rc = lookup_start(&p, &nh, zone, &dr.result, on_lookup, &dr, &handle);
+    int rc = lookup_start(&pc.services, &nh, zone, &dr.result, on_lookup, &dr, &handle);
     if (rc < 0) {
         snprintf(err, errsize, "out of memory");
         goto out;
@@ -528,10 +378,7 @@ static char *run_direct(const struct mxtls_config *cfg, const struct query_optio
 out:
     if (deadline != NULL)
         event_free(deadline);
-    sts_cache_free(p.sts);
-    dane_cache_free(p.dane);
-    fetch_free(fetch);
-    dns_free(dns);
+    pipeline_close(&pc);
     if (dr.base != NULL)
         event_base_free(dr.base);
     return text;
@@ -572,41 +419,6 @@ static int reply_status(const char *reply)
     if (strncmp(reply, "TEMP", 4) == 0)
         return QUERY_TEMP;
     return QUERY_ERROR;
-}
-
-/* rule_text - what a decide() rule means (decide.h "why") */
-static const char *rule_text(const char *rule)
-{
-    static const struct {
-        const char *name, *text;
-    } rules[] = {
-        {"invalid-facts", "the facts broke the decision's contract (an mxtlsd bug)"},
-        {"no-memory", "mxtlsd ran out of memory"},
-        {"too-long", "the policy does not fit a socketmap reply"},
-        {"mx-bogus", "the MX answer failed DNSSEC validation: deliveries wait"},
-        {"mx-failed", "the MX lookup failed (SERVFAIL, timeout): deliveries wait"},
-        {"mx-nxdomain", "the domain does not exist"},
-        {"mx-null", "the domain accepts no mail (null MX, RFC 7505)"},
-        {"addr-bogus", "an MX host's address failed DNSSEC validation: deliveries wait"},
-        {"addr-failed", "an MX host's address lookup failed: deliveries wait"},
-        {"tlsa-bogus", "a TLSA RRset failed DNSSEC validation: deliveries wait (RFC 7672 §2.2)"},
-        {"tlsa-failed", "a TLSA lookup failed: deliveries wait (RFC 7672 §2.2)"},
-        {"dane-only", "every MX host has a usable TLSA record: DANE (RFC 7672)"},
-        {"dane", "some MX host has secure TLSA records: TLS required, DANE where usable"},
-        {"sts-enforce", "MTA-STS policy in enforce mode (RFC 8461 §5)"},
-        {"sts-testing-strict", "MTA-STS testing policy, enforced (zone strict_testing)"},
-        {"sts-testing", "MTA-STS testing policy: reported, not enforced (RFC 8461 §5)"},
-        {"sts-none", "MTA-STS policy mode none"},
-        {"sts-no-record", "no DANE, no MTA-STS record and nothing cached"},
-        {"sts-failed", "no DANE; the MTA-STS policy could not be had and nothing is cached"},
-        {"sts-no-mx", "the MTA-STS policy lists no mx host"},
-        {"sts-resolver-failed", "MTA-STS record published, but our resolver failed to look up "
-                                "its policy host: deferred for a bounded time"},
-    };
-    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-        if (strcmp(rules[i].name, rule) == 0)
-            return rules[i].text;
-    return NULL;
 }
 
 /* print_tlsa_record - "3 1 1 <data>", the data cut to TLSA_DATA_SHOWN digits */
@@ -733,7 +545,7 @@ static void print_text(const json_t *root, const struct query_options *o)
     printf("%s (zone %s)\n", o->nexthop, o->zone);
     printf("  Postfix gets   %s\n", reply);
     const char *rule = str(root, "rule");
-    const char *rtext = rule != NULL ? rule_text(rule) : NULL;
+    const char *rtext = rule != NULL ? decide_rule_text(rule) : NULL;
     if (rule == NULL && str(root, "key") != NULL) /* session.c: not a next-hop it looks up */
         printf("  rule           not looked up (%s): parent-domain probes, IP literals and "
                "invalid names\n",

@@ -41,8 +41,8 @@
 #include "config.h"
 #include "dane.h"
 #include "dns.h"
-#include "fetch.h"
 #include "log.h"
+#include "pipeline.h"
 #include "server.h"
 #include "store.h"
 #include "sts_cache.h"
@@ -80,9 +80,7 @@ struct daemon {
     struct pidfile pid;
     struct mxtls_config cfg;
     struct event_base *base;
-    struct dns *dns;
-    struct fetch *fetch;
-    struct store *store;
+    struct pipeline_ctx core; /* resolver, fetcher, store, caches (core/pipeline.h) */
     struct server srv;
     struct event *sig_term, *sig_int, *sig_hup, *proactive, *sweep, *store_watch;
 };
@@ -228,28 +226,6 @@ static int drop_privileges(const struct options *o)
     return no_new_privs();
 }
 
-/* open_store - the SQLite cache; creates the default state directory */
-static int open_store(struct daemon *dm)
-{
-    if (dm->cfg.cache.type != CONFIG_CACHE_SQLITE)
-        return 0;
-    const char *path = dm->cfg.cache.filename;
-    if (strncmp(path, MXTLS_STATEDIR "/", sizeof(MXTLS_STATEDIR)) == 0)
-        mkdir(MXTLS_STATEDIR, 0750); /* the embedded default's directory */
-    struct mxtls_diag d = {0};
-    struct store_config sc = {
-        .busy_ms = dm->cfg.cache.timeout_ms,
-        .queue_max = dm->cfg.store_queue_max,
-        .lag_warning_ms = dm->cfg.store_lag_warning_ms,
-    };
-    dm->store = store_open(path, &sc, &d);
-    if (dm->store == NULL) {
-        log_msg(LOG_LEVEL_ERROR, "cache: %s", d.what);
-        return -1;
-    }
-    return 0;
-}
-
 /* on_signal - TERM/INT drain, HUP reopens the log */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -298,7 +274,7 @@ static void on_store_watch(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct daemon *dm = arg;
-    if (store_watch(dm->store) & STORE_WANT_REPERSIST) {
+    if (store_watch(dm->core.store) & STORE_WANT_REPERSIST) {
         size_t n = sts_cache_persist_all(dm->srv.pipeline.sts);
         log_msg(LOG_LEVEL_WARN, "cache: %zu policies held in memory queued to be written again", n);
     }
@@ -315,7 +291,7 @@ static int setup_events(struct daemon *dm)
         evsignal_add(dm->sig_term, NULL) < 0 || evsignal_add(dm->sig_int, NULL) < 0 ||
         evsignal_add(dm->sig_hup, NULL) < 0)
         return -1;
-    if (dm->store != NULL) {
+    if (dm->core.store != NULL) {
         dm->store_watch = event_new(dm->base, -1, EV_PERSIST, on_store_watch, dm);
         struct timeval tick = {STORE_WATCH_S, 0};
         if (dm->store_watch == NULL || event_add(dm->store_watch, &tick) < 0)
@@ -586,21 +562,22 @@ static int start(struct daemon *dm)
     dm->base = event_base_new();
     if (dm->base == NULL)
         return EX_SOFTWARE;
-    dm->dns =
-        dns_new(dm->base, dm->cfg.unbound_config, dm->cfg.trust_anchor_file, &dm->cfg.resolver, &d);
-    if (dm->dns == NULL) {
+    int err = pipeline_open_net(&dm->core, dm->base, &dm->cfg, &d);
+    if (err == PIPELINE_E_RESOLVER) {
         /* A trust anchor that would turn DNSSEC off, or an option libunbound
          * refuses, is a configuration error (issue 17); memory is not. */
         log_msg(LOG_LEVEL_ERROR, "resolver: %s", d.what);
         return d.code == MXTLS_ENOMEM ? EX_UNAVAILABLE : EX_CONFIG;
     }
-    dm->fetch = fetch_new(dm->base, dm->cfg.ca_file, &d);
-    if (dm->fetch == NULL) {
+    if (err < 0) {
         log_msg(LOG_LEVEL_ERROR, "https: %s", d.what);
         return EX_UNAVAILABLE;
     }
     dm->srv.base = dm->base;
     dm->srv.cfg = &dm->cfg;
+    /* The control socket (control.h) is created now, as root, and given to -u/-g. */
+    dm->srv.control_user = dm->opt.user;
+    dm->srv.control_group = dm->opt.group;
     if (server_listen(&dm->srv, &d) < 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", d.what);
         return EX_UNAVAILABLE;
@@ -610,23 +587,20 @@ static int start(struct daemon *dm)
         return EX_UNAVAILABLE;
     if (drop_privileges(&dm->opt) < 0)
         return EX_CONFIG;
-    if (open_store(dm) < 0)
+    /* The store is opened as the unprivileged user, so its files belong to it. */
+    err = pipeline_open_caches(&dm->core, &dm->cfg, PIPELINE_PERSIST, &d);
+    if (err == PIPELINE_E_STORE) {
+        log_msg(LOG_LEVEL_ERROR, "cache: %s", d.what);
         return EX_UNAVAILABLE;
-    int64_t grace = (int64_t)(dm->cfg.cache_grace_ms / 1000);
-    dm->srv.pipeline.sts = sts_cache_new(dm->dns, dm->fetch, dm->store, grace);
-    if (dm->srv.pipeline.sts != NULL)
-        sts_cache_set_resolver_temp(dm->srv.pipeline.sts, dm->cfg.sts_resolver_failure_temp_s);
-    dm->srv.pipeline.dane = dane_cache_new(dm->dns);
-    dm->srv.pipeline.store = dm->store;
-    if (dm->srv.pipeline.sts == NULL || dm->srv.pipeline.dane == NULL)
+    }
+    dm->srv.pipeline = dm->core.services;
+    if (err < 0)
         return EX_SOFTWARE;
-    if (dm->cfg.cache.type == CONFIG_CACHE_INTERNAL)
-        sts_cache_set_limit(dm->srv.pipeline.sts, dm->cfg.cache.cache_size);
     /* Handlers before the load: a signal during it is handled once the loop runs. */
     if (setup_events(dm) < 0)
         return EX_SOFTWARE;
     size_t loaded = 0, invalid = 0;
-    if (sts_cache_load(dm->srv.pipeline.sts, (int64_t)time(NULL), &loaded, &invalid) < 0)
+    if (pipeline_load(&dm->core, (int64_t)time(NULL), &loaded, &invalid) < 0)
         return EX_UNAVAILABLE;
     /* The pidfile appears only now that the daemon answers. */
     if (dm->opt.pidfile != NULL && pidfile_publish(&dm->pid, dm->opt.pidfile) < 0)
@@ -645,11 +619,7 @@ static int start(struct daemon *dm)
 static void stop(struct daemon *dm)
 {
     server_close(&dm->srv);
-    sts_cache_free(dm->srv.pipeline.sts);
-    dane_cache_free(dm->srv.pipeline.dane);
-    fetch_free(dm->fetch);
-    dns_free(dm->dns);
-    store_close(dm->store);
+    pipeline_close(&dm->core);
     if (dm->sig_term)
         event_free(dm->sig_term);
     if (dm->sig_int)

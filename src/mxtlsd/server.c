@@ -20,8 +20,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "session.h"
+
+/* conn_name - the instance's connections, for log lines */
+static const char *conn_name(const struct server *srv)
+{
+    return srv->kind == SERVER_CONTROL ? "control connections" : "connections";
+}
+
+/* limit_name - what sets max_sessions, for log lines */
+static const char *limit_name(const struct server *srv)
+{
+    return srv->kind == SERVER_CONTROL ? "the control socket's limit" : "max_connections";
+}
 
 /* since - seconds from a to now (CLOCK_MONOTONIC) */
 static double since(const struct timespec *a, const struct timespec *now)
@@ -42,15 +55,15 @@ static void episode_note(struct server *srv, bool at_limit, int err)
         evtimer_add(srv->episode_timer, &quiet);
         if (at_limit)
             log_msg(LOG_LEVEL_WARN,
-                    "%zu connections open (max_connections %zu): not accepting more until one "
-                    "ends; new connections wait in the listen queue",
-                    srv->n_sessions, srv->max_sessions);
+                    "%zu %s open (%s %zu): not accepting more until one ends; new connections "
+                    "wait in the listen queue",
+                    srv->n_sessions, conn_name(srv), limit_name(srv), srv->max_sessions);
     }
     if (!at_limit && srv->episode.accept_errors == 0)
         log_msg(LOG_LEVEL_WARN,
-                "accept: %s (%zu connections open): accepting paused, retried every %d ms and "
-                "whenever a connection ends",
-                strerror(err), srv->n_sessions, SERVER_ACCEPT_RETRY_MS);
+                "accept: %s (%zu %s open): accepting paused, retried every %d ms and whenever a "
+                "connection ends",
+                strerror(err), srv->n_sessions, conn_name(srv), SERVER_ACCEPT_RETRY_MS);
     srv->episode.last_paused = now;
     if (at_limit)
         srv->episode.at_limit++;
@@ -75,11 +88,11 @@ static void on_episode_timer(evutil_socket_t fd, short what, void *arg)
     }
     srv->episode.active = false;
     log_msg(LOG_LEVEL_WARN,
-            "accepting connections normally again (%zu open) after %.1f s: %llu pauses at "
-            "max_connections %zu, %llu failed accept calls, at most %zu connections open",
-            srv->n_sessions, since(&srv->episode.started, &srv->episode.last_paused),
-            srv->episode.at_limit, srv->max_sessions, srv->episode.accept_errors,
-            srv->episode.peak);
+            "accepting %s normally again (%zu open) after %.1f s: %llu pauses at %s %zu, %llu "
+            "failed accept calls, at most %zu open",
+            conn_name(srv), srv->n_sessions,
+            since(&srv->episode.started, &srv->episode.last_paused), srv->episode.at_limit,
+            limit_name(srv), srv->max_sessions, srv->episode.accept_errors, srv->episode.peak);
 }
 
 /* pause_accepting - disable the listener; after a failed accept, retry on a timer */
@@ -117,7 +130,7 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
     resume_accepting(arg);
 }
 
-/* on_accept - a new Postfix connection; at max_sessions stop accepting */
+/* on_accept - a new connection: a session, linked and counted; at max_sessions stop accepting */
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -125,8 +138,18 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)sa;
     (void)salen;
     struct server *srv = arg;
-    if (session_new(srv, fd) == NULL)
+    struct session *s = session_new(srv, fd);
+    if (s == NULL) {
         log_msg(LOG_LEVEL_WARN, "out of memory: connection refused");
+    } else {
+        struct server_link *link = session_link(s);
+        link->prev = NULL;
+        link->next = srv->sessions;
+        if (srv->sessions != NULL)
+            session_link(srv->sessions)->prev = s;
+        srv->sessions = s;
+        srv->n_sessions++;
+    }
     if (srv->n_sessions >= srv->max_sessions)
         pause_accepting(srv, true, 0);
 }
@@ -182,35 +205,64 @@ static void size_sessions(struct server *srv)
             (unsigned)cfg->resolver.outgoing_num_tcp, SERVER_FD_MARGIN, srv->max_sessions);
 }
 
-/* listen_unix - bind the Unix socket, replacing a stale socket file */
+/*
+ * live_socket - another process accepts on the Unix socket at sun (a
+ * second mxtlsd with the same control socket): connect succeeds. A stale
+ * file left by a daemon that died refuses (ECONNREFUSED).
+ */
+static bool live_socket(const struct sockaddr_un *sun)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+    close(fd);
+    return live;
+}
+
+/*
+ * listen_unix - bind the Unix socket, replacing a stale socket file. The
+ * control socket is created with its mode already (umask), so it is never
+ * connectable by others between bind and chmod, and a live one is not
+ * taken over (OpenSMTPD's control_init does the same).
+ */
 static int listen_unix(struct server *srv, unsigned flags, struct mxtls_diag *diag)
 {
-    const struct mxtls_config *cfg = srv->cfg;
+    const struct server_addr *a = &srv->addr;
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct stat st;
-    if (strlen(cfg->path) >= sizeof(sun.sun_path))
-        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0, "%s: socket path too long", cfg->path);
-    strcpy(sun.sun_path, cfg->path);
-    if (lstat(cfg->path, &st) == 0) {
+    if (strlen(a->path) >= sizeof(sun.sun_path))
+        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0, "%s: socket path too long", a->path);
+    strcpy(sun.sun_path, a->path);
+    if (lstat(a->path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
-            return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "%s exists and is not a socket",
-                                  cfg->path);
-        unlink(cfg->path);
+            return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "%s exists and is not a socket", a->path);
+        if (srv->kind == SERVER_CONTROL && live_socket(&sun))
+            return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
+                                  "%s: another process is listening on this control socket",
+                                  a->path);
+        unlink(a->path);
     }
-    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags, 128,
+    mode_t old = 0;
+    if (srv->kind == SERVER_CONTROL && a->mode >= 0)
+        old = umask((mode_t)(~a->mode & 0777));
+    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags, a->backlog,
                                             (struct sockaddr *)&sun, sizeof(sun));
+    int saved = errno;
+    if (srv->kind == SERVER_CONTROL && a->mode >= 0)
+        umask(old);
     if (srv->listener == NULL)
-        return mxtls_diag_set(diag, MXTLS_EIO, 0, "cannot listen on %s: %s", cfg->path,
-                              strerror(errno));
-    if (cfg->mode >= 0 && chmod(cfg->path, (mode_t)cfg->mode) < 0)
-        return mxtls_diag_set(diag, MXTLS_EIO, 0, "chmod %s: %s", cfg->path, strerror(errno));
+        return mxtls_diag_set(diag, MXTLS_EIO, 0, "cannot listen on %s: %s", a->path,
+                              strerror(saved));
+    if (a->mode >= 0 && chmod(a->path, (mode_t)a->mode) < 0)
+        return mxtls_diag_set(diag, MXTLS_EIO, 0, "chmod %s: %s", a->path, strerror(errno));
     return 0;
 }
 
 /* listen_tcp - bind host:port (first address getaddrinfo gives) */
 static int listen_tcp(struct server *srv, unsigned flags, struct mxtls_diag *diag)
 {
-    const struct mxtls_config *cfg = srv->cfg;
+    const struct server_addr *cfg = &srv->addr;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -222,8 +274,8 @@ static int listen_tcp(struct server *srv, unsigned flags, struct mxtls_diag *dia
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "host %s: %s", cfg->host, gai_strerror(gai));
     if (cfg->reuse_port)
         flags |= LEV_OPT_REUSEABLE_PORT;
-    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags, 1024, res->ai_addr,
-                                            (int)res->ai_addrlen);
+    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags, cfg->backlog,
+                                            res->ai_addr, (int)res->ai_addrlen);
     int saved = errno;
     freeaddrinfo(res);
     if (srv->listener == NULL)
@@ -232,20 +284,78 @@ static int listen_tcp(struct server *srv, unsigned flags, struct mxtls_diag *dia
     return 0;
 }
 
-/* server_listen - TCP or Unix, as configured */
-int server_listen(struct server *srv, struct mxtls_diag *diag)
+/* server_listen_addr - TCP or Unix, as srv->addr says; max_sessions already set */
+int server_listen_addr(struct server *srv, struct mxtls_diag *diag)
 {
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
-    size_sessions(srv);
     srv->retry_timer = evtimer_new(srv->base, on_retry_timer, srv);
     srv->episode_timer = evtimer_new(srv->base, on_episode_timer, srv);
     if (srv->retry_timer == NULL || srv->episode_timer == NULL)
         return mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "out of memory");
-    int err = srv->cfg->path != NULL ? listen_unix(srv, flags, diag) : listen_tcp(srv, flags, diag);
+    int err = srv->addr.path != NULL ? listen_unix(srv, flags, diag) : listen_tcp(srv, flags, diag);
     if (err < 0)
         return err;
     evconnlistener_set_error_cb(srv->listener, on_accept_error);
     return 0;
+}
+
+/* server_listen - the policy listener from the configuration, then the control socket */
+int server_listen(struct server *srv, struct mxtls_diag *diag)
+{
+    const struct mxtls_config *cfg = srv->cfg;
+    srv->kind = SERVER_POLICY;
+    srv->idle_s = SESSION_IDLE_S;
+    srv->addr = (struct server_addr){
+        .path = cfg->path,
+        .mode = cfg->mode,
+        .host = cfg->host,
+        .port = cfg->port,
+        .reuse_port = cfg->reuse_port,
+        .backlog = cfg->path != NULL ? 128 : 1024,
+    };
+    size_sessions(srv);
+    int err = server_listen_addr(srv, diag);
+    if (err < 0)
+        return err;
+    return control_listen(srv, diag);
+}
+
+/* server_pipeline - the policy server's pipeline, for both instances */
+struct pipeline *server_pipeline(struct server *srv)
+{
+    return srv->policy != NULL ? &srv->policy->pipeline : &srv->pipeline;
+}
+
+/* all_gone - neither the policy server nor its control server has a session */
+static bool all_gone(const struct server *policy)
+{
+    return policy->n_sessions == 0 && (policy->control == NULL || policy->control->n_sessions == 0);
+}
+
+/* close_listener - stop accepting for good; a Unix socket's file goes */
+static void close_listener(struct server *srv)
+{
+    if (srv->listener != NULL) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+        if (srv->addr.path != NULL)
+            unlink(srv->addr.path);
+    }
+    if (srv->retry_timer != NULL)
+        evtimer_del(srv->retry_timer);
+}
+
+/* drain_sessions - idle sessions close now, busy ones after their reply */
+static void drain_sessions(struct server *srv)
+{
+    srv->draining = true;
+    close_listener(srv);
+    struct session *s = srv->sessions;
+    while (s != NULL) {
+        struct session *next = session_link(s)->next;
+        session_drain(s); /* may free s */
+        s = next;
+    }
 }
 
 /* on_drain_timeout - shutdown_timeout passed: stop waiting for busy sessions */
@@ -258,21 +368,16 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(srv->base, NULL);
 }
 
-/* server_drain - stop accepting; sessions finish their current request */
+/* server_drain - stop accepting on both; sessions finish their current request */
 void server_drain(struct server *srv)
 {
     if (srv->draining)
         return;
-    srv->draining = true;
-    if (srv->listener != NULL) {
-        evconnlistener_free(srv->listener);
-        srv->listener = NULL;
-        if (srv->cfg->path != NULL)
-            unlink(srv->cfg->path);
-    }
-    if (srv->retry_timer != NULL)
-        evtimer_del(srv->retry_timer);
-    if (srv->n_sessions == 0) {
+    srv->draining = true; /* before the walks: a session closing now must not end the loop */
+    if (srv->control != NULL)
+        drain_sessions(srv->control);
+    drain_sessions(srv);
+    if (all_gone(srv)) {
         event_base_loopexit(srv->base, NULL);
         return;
     }
@@ -281,35 +386,39 @@ void server_drain(struct server *srv)
     srv->drain_timer = evtimer_new(srv->base, on_drain_timeout, srv);
     if (srv->drain_timer != NULL)
         evtimer_add(srv->drain_timer, &tv);
-    struct session *s = srv->sessions;
-    while (s != NULL) {
-        struct session *next = session_next(s);
-        session_drain(s); /* may free s */
-        s = next;
-    }
 }
 
-/* server_session_gone - count down; the last one out ends a drain; accept again */
-void server_session_gone(struct server *srv)
+/* server_session_close - unlink, free, count down; the last one out ends a drain */
+void server_session_close(struct server *srv, struct session *s)
 {
+    struct server_link *link = session_link(s);
+    if (link->prev != NULL)
+        session_link(link->prev)->next = link->next;
+    else
+        srv->sessions = link->next;
+    if (link->next != NULL)
+        session_link(link->next)->prev = link->prev;
+    session_destroy(s);
     srv->n_sessions--;
-    if (srv->draining && srv->n_sessions == 0)
+    struct server *policy = srv->policy != NULL ? srv->policy : srv;
+    if (policy->draining && all_gone(policy))
         event_base_loopexit(srv->base, NULL);
     else if (srv->paused)
         resume_accepting(srv); /* a descriptor and a slot are free */
 }
 
-/* server_close - free everything that is left */
+/* server_close - free everything that is left, the control server first */
 void server_close(struct server *srv)
 {
-    if (srv->listener != NULL) {
-        evconnlistener_free(srv->listener);
-        srv->listener = NULL;
-        if (srv->cfg->path != NULL)
-            unlink(srv->cfg->path);
+    if (srv->control != NULL) {
+        server_close(srv->control);
+        control_free(srv->control);
+        srv->control = NULL;
     }
+    srv->draining = true; /* no resume while freeing */
+    close_listener(srv);
     while (srv->sessions != NULL)
-        session_free(srv->sessions);
+        server_session_close(srv, srv->sessions);
     if (srv->drain_timer != NULL)
         event_free(srv->drain_timer);
     srv->drain_timer = NULL;

@@ -1,5 +1,14 @@
 /*
- * server - mxtlsd's listening socket and the set of client sessions.
+ * server - mxtlsd's listening sockets and the set of client sessions: the
+ * skeleton (Postfix's multi_server.c) that owns every connection.
+ *
+ * Two instances: the policy server (Postfix's socketmap port) and, when the
+ * configuration names one, the control server (control.c: explain today,
+ * admin and metrics later), which the policy server owns (srv->control) and
+ * starts, drains and frees with itself. Both run the same sessions
+ * (session.c); a session's kind is its server's. Only this file links,
+ * unlinks and counts sessions: a session that is done calls
+ * server_session_close, the one function that unlinks, frees and counts.
  *
  * server_listen binds TCP (host, port, optionally SO_REUSEPORT) or a Unix
  * socket (path, mode) from the configuration and accepts connections on the
@@ -38,6 +47,26 @@ struct evconnlistener;
 struct event;
 struct session;
 
+enum server_kind {
+    SERVER_POLICY,  /* Postfix's socketmap listener */
+    SERVER_CONTROL, /* the control socket (control.h) */
+};
+
+/* Where an instance listens: a Unix socket (path, mode) or TCP (host, port). */
+struct server_addr {
+    const char *path; /* borrowed from the configuration */
+    int mode;         /* -1: as the umask leaves it */
+    const char *host;
+    uint16_t port;
+    bool reuse_port;
+    int backlog;
+};
+
+/* A session's place in its server's list: only server.c reads or writes it. */
+struct server_link {
+    struct session *prev, *next;
+};
+
 #define SESSION_IDLE_S  300 /* a connection with no partial request is closed after this */
 #define SESSION_WRITE_S 30  /* a peer that does not read its replies is dropped */
 
@@ -49,6 +78,13 @@ struct server {
     struct event_base *base;
     const struct mxtls_config *cfg;
     struct pipeline pipeline;
+    /* the control socket's owner (-u, -g; NULL = the user mxtlsd runs as) */
+    const char *control_user, *control_group;
+    enum server_kind kind;
+    struct server *control; /* policy: the control server, or NULL (owned) */
+    struct server *policy;  /* control: the policy server (its pipeline, its drain) */
+    struct server_addr addr;
+    unsigned idle_s; /* SESSION_IDLE_S, or CONTROL_IDLE_S */
     struct evconnlistener *listener;
     struct session *sessions; /* doubly linked */
     size_t n_sessions;
@@ -71,17 +107,38 @@ struct server {
 
 /*
  * server_listen - raise the descriptor limit, size max_sessions, bind and
- * start accepting; 0, or a negative code with diag.
+ * start accepting on the policy address, then open the control socket when
+ * the configuration names one (control_listen); 0, or a negative code with
+ * diag. Called while still privileged: the control socket is chowned to
+ * control_user/control_group.
  */
 int server_listen(struct server *srv, struct mxtls_diag *diag);
 
-/* server_drain - stop accepting and finish; the loop exits when done. */
+/*
+ * server_listen_addr - bind srv->addr and accept with at most max_sessions
+ * sessions (an instance other than the policy server: control.c); 0, or a
+ * negative code with diag.
+ */
+int server_listen_addr(struct server *srv, struct mxtls_diag *diag);
+
+/*
+ * server_drain - stop accepting (the control server too) and finish; the
+ * loop exits when neither has a session left.
+ */
 void server_drain(struct server *srv);
 
-/* server_session_gone - called by a session as it is freed; may resume accepting. */
-void server_session_gone(struct server *srv);
+/*
+ * server_session_close - the one way a session ends: unlink it from its
+ * server, free it (session_destroy: its lookup cancelled, its socket
+ * closed), count it down; a drain may end, accepting may resume. s is gone
+ * when this returns.
+ */
+void server_session_close(struct server *srv, struct session *s);
 
-/* server_close - free the listener and every session (at exit). */
+/* server_pipeline - the lookup pipeline sessions of srv use (the policy server's) */
+struct pipeline *server_pipeline(struct server *srv);
+
+/* server_close - free the listeners and every session (at exit), the control server's too. */
 void server_close(struct server *srv);
 
 #endif

@@ -14,7 +14,7 @@
  * notice its peer going away: nothing is decoded until the reply is queued,
  * and the read high-water mark (SESSION_READ_HIGH_WATER, one maximal frame)
  * stops reading a peer that pipelines more than that. EOF or an error then
- * frees the session, and session_free cancels the lookup, so a client that
+ * frees the session, and session_destroy cancels the lookup, so a client that
  * gave up (Postfix closes its socketmap connection when its own timeout
  * passes) no longer holds resolver capacity (issue 17 item 1). A peer that
  * half-closes after its request is treated as gone too: Postfix and postmap
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "explain.h"
 #include "log.h"
 #include "lookup.h"
@@ -38,7 +39,7 @@
 #include "server.h"
 
 struct session {
-    struct session *prev, *next;
+    struct server_link link; /* server.c's */
     struct server *srv;
     struct bufferevent *bev;
     struct lookup *pending; /* the lookup of the request being answered */
@@ -65,33 +66,31 @@ static void on_read(struct bufferevent *bev, void *arg);
  */
 static void set_idle(struct session *s, bool on)
 {
-    struct timeval idle = {SESSION_IDLE_S, 0}, wr = {SESSION_WRITE_S, 0};
+    struct timeval idle = {(time_t)s->srv->idle_s, 0}, wr = {SESSION_WRITE_S, 0};
     bufferevent_set_timeouts(s->bev, on ? &idle : NULL, &wr);
 }
 
-/* session_next - list walk */
-struct session *session_next(const struct session *s)
+/* session_link - the server's list links */
+struct server_link *session_link(struct session *s)
 {
-    return s->next;
+    return &s->link;
 }
 
-/* session_free - cancel, close and unlink */
-void session_free(struct session *s)
+/* session_destroy - cancel and close; the server has unlinked s */
+void session_destroy(struct session *s)
 {
-    struct server *srv = s->srv;
     if (s->pending != NULL)
         lookup_cancel(s->pending);
     if (s->deadline != NULL)
         event_free(s->deadline);
     bufferevent_free(s->bev);
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
     free(s);
-    server_session_gone(srv);
+}
+
+/* session_close - ask the server to end this session (server_session_close) */
+static void session_close(struct session *s)
+{
+    server_session_close(s->srv, s);
 }
 
 /* send_reply - frame and queue one reply; false when the session must close */
@@ -108,6 +107,18 @@ static bool send_reply(struct session *s, enum socketmap_status status, const ch
                                reply_buf, sizeof(reply_buf), &len, &d);
     }
     return bufferevent_write(s->bev, reply_buf, len) == 0;
+}
+
+/* session_reply - send_reply for the control service */
+void session_reply(struct session *s, enum socketmap_status status, const char *text)
+{
+    send_reply(s, status, text);
+}
+
+/* session_close_after_reply - the connection ends once its output is written */
+void session_close_after_reply(struct session *s)
+{
+    s->closing = true;
 }
 
 /* send_decision - the reply text decide() made, split into status and data */
@@ -147,7 +158,7 @@ static void resume(struct session *s)
         s->closing = true;
         bufferevent_disable(s->bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-            session_free(s);
+            session_close(s);
         return;
     }
     set_idle(s, true);
@@ -165,39 +176,18 @@ static void on_lookup(struct lookup_result *r, void *arg)
     resume(s);
 }
 
-/* handle - one request payload; returns 1 when answered, 0 when a lookup is pending */
-static int handle(struct session *s, const char *data, size_t len)
+/*
+ * look_up - answer next-hop (key, key_len) with zone's settings, as a
+ * policy (s->explain false) or an explanation; 1 answered, 0 pending.
+ */
+static int look_up(struct session *s, const char *zone_name, size_t zone_len, const char *key,
+                   size_t key_len)
 {
-    struct socketmap_request req;
     struct socketmap_nexthop nh;
     struct mxtls_diag d = {0};
     struct server *srv = s->srv;
 
-    srv->requests++;
-    if (socketmap_request_parse(data, len, &req, &d) < 0) {
-        log_msg(LOG_LEVEL_WARN, "malformed socketmap request: %s", d.what);
-        send_reply(s, SOCKETMAP_PERM, "malformed request");
-        s->closing = true;
-        return 1;
-    }
-    const char *zone_name = req.name;
-    size_t zone_len = strlen(req.name);
-    const char *key = req.key;
-    size_t key_len = req.key_len;
-    s->explain = strcmp(req.name, SESSION_EXPLAIN_NAME) == 0;
-    if (s->explain) {
-        /* key is "ZONE NEXTHOP" */
-        const char *sp = memchr(req.key, ' ', req.key_len);
-        if (sp == NULL) {
-            send_reply(s, SOCKETMAP_PERM, "explain: expected \"ZONE NEXTHOP\"");
-            return 1;
-        }
-        zone_name = req.key;
-        zone_len = (size_t)(sp - req.key);
-        key = sp + 1;
-        key_len = req.key_len - zone_len - 1;
-    }
-    /* For log lines; the socketmap parser already capped key_len. */
+    /* For log lines, cut to the buffer (control requests are longer). */
     size_t shown = key_len < sizeof(s->key) ? key_len : sizeof(s->key) - 1;
     memcpy(s->key, key, shown);
     s->key[shown] = '\0';
@@ -218,7 +208,7 @@ static int handle(struct session *s, const char *data, size_t len)
     }
     const struct config_zone *zone = config_zone_for(srv->cfg, zone_name, zone_len);
     struct lookup_result r;
-    int rc = lookup_start(&srv->pipeline, &nh, zone, &r, on_lookup, s, &s->pending);
+    int rc = lookup_start(server_pipeline(srv), &nh, zone, &r, on_lookup, s, &s->pending);
     if (rc < 0) {
         s->pending = NULL;
         send_reply(s, SOCKETMAP_TEMP, "mxtlsd: out of memory");
@@ -229,6 +219,46 @@ static int handle(struct session *s, const char *data, size_t len)
     send_decision(s, &r);
     lookup_result_finish(&r);
     return 1;
+}
+
+/* session_explain - "ZONE NEXTHOP": the explanation of NEXTHOP under ZONE's settings */
+int session_explain(struct session *s, const char *key, size_t len)
+{
+    s->explain = true;
+    const char *sp = memchr(key, ' ', len);
+    if (sp == NULL) {
+        send_reply(s, SOCKETMAP_PERM, "explain: expected \"ZONE NEXTHOP\"");
+        return 1;
+    }
+    size_t zone_len = (size_t)(sp - key);
+    return look_up(s, key, zone_len, sp + 1, len - zone_len - 1);
+}
+
+/* handle - one request payload; returns 1 when answered, 0 when a lookup is pending */
+static int handle(struct session *s, const char *data, size_t len)
+{
+    struct socketmap_request req;
+    struct mxtls_diag d = {0};
+    struct server *srv = s->srv;
+
+    srv->requests++;
+    s->explain = false;
+    if (srv->kind == SERVER_CONTROL)
+        return control_request(s, data, len);
+    if (socketmap_request_parse(data, len, &req, &d) < 0) {
+        log_msg(LOG_LEVEL_WARN, "malformed socketmap request: %s", d.what);
+        send_reply(s, SOCKETMAP_PERM, "malformed request");
+        s->closing = true;
+        return 1;
+    }
+    /*
+     * The explain map name only when explain_on_policy_port says so (issue
+     * 18: Postfix's port answers Postfix); otherwise "mxtls-explain" is a
+     * map name like any other and "ZONE NEXTHOP" no next-hop: NOTFOUND.
+     */
+    if (srv->cfg->explain_on_policy_port && strcmp(req.name, SESSION_EXPLAIN_NAME) == 0)
+        return session_explain(s, req.key, req.key_len);
+    return look_up(s, req.name, strlen(req.name), req.key, req.key_len);
 }
 
 /*
@@ -261,7 +291,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
             "(%zu octets received)",
             (unsigned)s->srv->cfg->request_timeout_ms,
             evbuffer_get_length(bufferevent_get_input(s->bev)));
-    session_free(s);
+    session_close(s);
 }
 
 /* on_read - decode and answer the buffered requests, one at a time */
@@ -325,7 +355,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct session *s = arg;
     if (s->closing) {
         if (s->pending == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            session_free(s);
+            session_close(s);
         return;
     }
     if (s->throttled) {
@@ -339,7 +369,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 /*
  * on_event - EOF, error or timeout: the connection is done. A pending
- * lookup is cancelled (session_free): its client is gone.
+ * lookup is cancelled (session_destroy): its client is gone.
  */
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -351,7 +381,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     else if (s->pending != NULL)
         log_msg(LOG_LEVEL_DEBUG, "%s: the client %s before the answer; lookup cancelled", s->key,
                 (what & BEV_EVENT_EOF) ? "closed the connection" : "connection failed");
-    session_free(s);
+    session_close(s);
 }
 
 /* session_new - wrap the accepted fd */
@@ -380,12 +410,7 @@ struct session *session_new(struct server *srv, int fd)
     bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_READ_HIGH_WATER);
     bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
     bufferevent_enable(s->bev, EV_READ);
-    s->next = srv->sessions;
-    if (srv->sessions != NULL)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-    srv->n_sessions++;
-    return s;
+    return s; /* server.c links and counts it */
 }
 
 /* session_drain - close idle sessions now, busy ones after their reply */

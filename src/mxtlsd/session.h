@@ -1,14 +1,20 @@
 /*
- * session - one Postfix connection to mxtlsd: socketmap requests in, replies
- * out (socketmap_table(5)).
+ * session - one connection to mxtlsd: netstring requests in, replies out.
+ * On the policy server, Postfix's socketmap (socketmap_table(5)); on the
+ * control server, control requests (control.h) with the same framing,
+ * limits and timeouts. The server (server.c) owns the session: it links and
+ * counts it, and a session that is done asks server_session_close.
  *
  * Requests are netstrings of at most SOCKETMAP_REQUEST_MAX octets, answered
  * in order, one at a time (Postfix sends one and waits; a pipelining client
  * simply waits longer). A malformed or oversized frame is answered "PERM"
  * and the connection is closed after the reply is written. A well-formed
- * request whose key is not a next-hop we look up is "NOTFOUND ". The special
- * map name SESSION_EXPLAIN_NAME asks for an explanation: key "ZONE NEXTHOP",
- * reply "OK <JSON>" (explain.c), for `mxtls query`.
+ * request whose key is not a next-hop we look up is "NOTFOUND ". The map
+ * name SESSION_EXPLAIN_NAME (explain.h) asks for an explanation, key "ZONE
+ * NEXTHOP", reply "OK <JSON>" (explain.c), only when explain_on_policy_port
+ * is true; otherwise it is a map name like any other (default_zone), and
+ * its key "ZONE NEXTHOP" is not a next-hop: "NOTFOUND ". `mxtls query`
+ * asks the control socket instead.
  *
  * Limits (issue 17): a connection is closed when a request is not complete
  * request_timeout after its first octet, when it stays idle SESSION_IDLE_S
@@ -24,13 +30,18 @@
 #define MXTLSD_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "mxtls/socketmap.h"
 
 struct server;
+struct server_link;
 struct session;
 
-#define SESSION_EXPLAIN_NAME "mxtls-explain"
-
-/* session_new - take over the accepted socket fd; NULL (fd closed) on failure. */
+/*
+ * session_new - take over the accepted socket fd and start reading; NULL
+ * (fd closed) on failure. The caller (server.c) links and counts it.
+ */
 struct session *session_new(struct server *srv, int fd);
 
 /*
@@ -39,10 +50,30 @@ struct session *session_new(struct server *srv, int fd);
  */
 void session_drain(struct session *s);
 
-/* session_free - cancel its lookup, close, unlink from the server. */
-void session_free(struct session *s);
+/*
+ * session_destroy - cancel its lookup, close its socket, free it. Only
+ * server_session_close calls it, after unlinking s.
+ */
+void session_destroy(struct session *s);
 
-/* session_next - the next session in the server's list. */
-struct session *session_next(const struct session *s);
+/* session_link - its place in the server's list (server.c only). */
+struct server_link *session_link(struct session *s);
+
+/*
+ * session_reply - frame and queue one reply (status and text, as
+ * socketmap_table(5) has them) for the request being answered; for the
+ * control service (control.c).
+ */
+void session_reply(struct session *s, enum socketmap_status status, const char *text);
+
+/* session_close_after_reply - close the connection once the queued replies are written. */
+void session_close_after_reply(struct session *s);
+
+/*
+ * session_explain - answer the explain request "ZONE NEXTHOP" (key, len):
+ * "OK <JSON>", "PERM" when it is not two words. Returns 1 when answered, 0
+ * when a lookup is pending (the reply follows when it completes).
+ */
+int session_explain(struct session *s, const char *key, size_t len);
 
 #endif

@@ -55,6 +55,7 @@ dane_config() {
 host: 127.0.0.1
 port: $2
 shutdown_timeout: 2
+explain_on_policy_port: true # the explain map name on the policy port (issue 18: off by default)
 cache:
   type: sqlite
   options:

@@ -201,9 +201,9 @@ int main(void)
     /* 1. The table: all lookups in flight at once on one loop. */
     d = new_dns(conf, ta);
     for (size_t i = 0; i < N_ROWS; i++) {
-        dns_set_timeout(d, rows[i].timeout_ms);
-        if (dns_lookup(d, rows[i].name, rows[i].rrtype, on_row_answer, &rows[i]) != 0) {
-            ok(0, rows[i].rule, "dns_lookup failed");
+        if (dns_query_start(d, rows[i].name, rows[i].rrtype, rows[i].timeout_ms, on_row_answer,
+                            &rows[i], NULL) != 0) {
+            ok(0, rows[i].rule, "dns_query_start failed");
             continue;
         }
         pending++;
@@ -217,12 +217,14 @@ int main(void)
     /* 2. Bad arguments: refused at once, no callback. */
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    ok(dns_lookup(d, "", T_A, on_never, &never) == MXTLS_EINVAL, "empty name: EINVAL", NULL);
-    ok(dns_lookup(d, longname, T_A, on_never, &never) == MXTLS_EINVAL,
-       "name longer than DNS_NAME_MAX: EINVAL", NULL);
-    ok(dns_lookup(d, "good.test", 0, on_never, &never) == MXTLS_EINVAL, "rrtype 0: EINVAL", NULL);
-    ok(dns_lookup(d, "good.test", 65536, on_never, &never) == MXTLS_EINVAL, "rrtype 65536: EINVAL",
+    ok(dns_query_start(d, "", T_A, 0, on_never, &never, NULL) == MXTLS_EINVAL, "empty name: EINVAL",
        NULL);
+    ok(dns_query_start(d, longname, T_A, 0, on_never, &never, NULL) == MXTLS_EINVAL,
+       "name longer than DNS_NAME_MAX: EINVAL", NULL);
+    ok(dns_query_start(d, "good.test", 0, 0, on_never, &never, NULL) == MXTLS_EINVAL,
+       "rrtype 0: EINVAL", NULL);
+    ok(dns_query_start(d, "good.test", 65536, 0, on_never, &never, NULL) == MXTLS_EINVAL,
+       "rrtype 65536: EINVAL", NULL);
 
     /* 2b. dns_cancel (issue 17: a lookup whose client went away): the
      * cancelled lookup never calls back, its handle is cleared, the deadline
@@ -257,8 +259,8 @@ int main(void)
     }
 
     /* 3. dns_free with a lookup in flight: cancelled, never called back. */
-    dns_set_timeout(d, 500);
-    ok(dns_lookup(d, "ns2.slow.test", T_A, on_never, &never) == 0, "slow lookup started", NULL);
+    ok(dns_query_start(d, "ns2.slow.test", T_A, 500, on_never, &never, NULL) == 0,
+       "slow lookup started", NULL);
     {
         struct timeval tv = {0, 200000};
         event_base_loopexit(base, &tv);
@@ -274,9 +276,9 @@ int main(void)
 
     /* 4. dns_free from inside a callback: the other lookup never calls back. */
     freed_in_cb = new_dns(conf, ta);
-    dns_set_timeout(freed_in_cb, 1500);
-    ok(dns_lookup(freed_in_cb, "good.test", T_MX, on_free_inside, NULL) == 0 &&
-           dns_lookup(freed_in_cb, "mx1.good.test", T_A, on_free_inside, NULL) == 0,
+    ok(dns_query_start(freed_in_cb, "good.test", T_MX, 1500, on_free_inside, NULL, NULL) == 0 &&
+           dns_query_start(freed_in_cb, "mx1.good.test", T_A, 1500, on_free_inside, NULL, NULL) ==
+               0,
        "two lookups started", NULL);
     {
         struct timeval tv = {2, 0}; /* the lookups answer in milliseconds */

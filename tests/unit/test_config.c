@@ -102,6 +102,12 @@ static long long get_int(const struct mxtls_config *c, const char *f)
         return c->store_queue_max;
     if (!strcmp(f, "store_lag_warning_ms"))
         return c->store_lag_warning_ms;
+    if (!strcmp(f, "control.mode"))
+        return c->control.mode;
+    if (!strcmp(f, "control.port"))
+        return c->control.port;
+    if (!strcmp(f, "explain_on_policy_port"))
+        return c->explain_on_policy_port;
     if (!strcmp(f, "z0.timeout_ms") && z0)
         return z0->timeout_ms;
     if (!strcmp(f, "z0.strict_testing") && z0)
@@ -134,6 +140,10 @@ static const char *get_str(const struct mxtls_config *c, const char *f, int *kno
         return c->trust_anchor_file;
     if (!strcmp(f, "ca_file"))
         return c->ca_file;
+    if (!strcmp(f, "control.path"))
+        return c->control.path;
+    if (!strcmp(f, "control.host"))
+        return c->control.host;
     if (!strcmp(f, "z0.name"))
         return c->nzones ? c->zones[0].name : NULL;
     *known = 0;
@@ -394,6 +404,45 @@ static const struct load_case load_cases[] = {
     {"store_lag_warning in seconds", "store_lag_warning: 1.5\n", 0, "store_lag_warning_ms", 1500,
      NULL},
 
+    /* issue 18: the control socket and explain_on_policy_port. */
+    {"a file without control has no control socket (daemons side by side)", "port: 1\n", 0,
+     "control.path", 0, NULL},
+    {"control.path sets the control socket", "control: {path: /run/m/c.sock}\n", 0, "control.path",
+     0, "/run/m/c.sock"},
+    {"control.mode defaults to 0600", "control: {path: /run/m/c.sock}\n", 0, "control.mode", 0600,
+     NULL},
+    {"control.mode set (octal)", "control: {path: /run/m/c.sock, mode: 0660}\n", 0, "control.mode",
+     0660, NULL},
+    {"control.port alone: host 127.0.0.1", "control: {port: 8462}\n", 0, "control.host", 0,
+     "127.0.0.1"},
+    {"control.host 127.0.0.2 and port", "control: {host: 127.0.0.2, port: 8462}\n", 0,
+     "control.port", 8462, NULL},
+    {"control.host ::1 accepted", "control: {host: \"::1\", port: 8462}\n", 0, "control.host", 0,
+     "::1"},
+    {"control.host 0.0.0.0 refused: not loopback", "control: {host: 0.0.0.0, port: 8462}\n",
+     MXTLS_EINVAL, NULL, 0, "control.host: 0.0.0.0 is not a loopback address"},
+    {"control.host 192.0.2.1 refused", "control: {host: 192.0.2.1, port: 8462}\n", MXTLS_EINVAL,
+     NULL, 0, "is not a loopback address"},
+    {"control.host a name refused (only numeric loopback)",
+     "control: {host: localhost, port: 8462}\n", MXTLS_EINVAL, NULL, 0,
+     "is not a loopback address"},
+    {"control.host without a port refused", "control: {host: 127.0.0.1}\n", MXTLS_EINVAL, NULL, 0,
+     "control: name a path, or a port"},
+    {"control path and port refused", "control: {path: /run/c.sock, port: 8462}\n", MXTLS_EINVAL,
+     NULL, 0, "not both"},
+    {"control unknown key refused", "control: {verbs: all}\n", MXTLS_EINVAL, NULL, 0,
+     "control.verbs: unknown key"},
+    {"control.path too long refused",
+     "control: {path: /" /* 108 octets */
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaa}\n",
+     MXTLS_ETOOLONG, NULL, 0, "control.path: longer than 107 octets"},
+    {"default explain_on_policy_port false", "", 0, "explain_on_policy_port", 0, NULL},
+    {"explain_on_policy_port true", "explain_on_policy_port: true\n", 0, "explain_on_policy_port",
+     1, NULL},
+    {"explain_on_policy_port not a bool refused", "explain_on_policy_port: 1\n", MXTLS_EINVAL, NULL,
+     0, "expected true or false"},
+
     /* Unknown, misplaced, duplicated, structural. */
     {"unknown top-level key names key and line", "port: 1\nfoo: bar\n", MXTLS_EINVAL, NULL, 0,
      "t.yml:2: foo: unknown key"},
@@ -550,6 +599,11 @@ static void test_defaults(void **state)
 
     (void)state;
     assert_int_equal(config_init_defaults(&cfg), 0);
+    /* Without a file the control socket is on (issue 18), explain on Postfix's port off. */
+    assert_string_equal(cfg.control.path, CONFIG_CONTROL_DEFAULT_PATH);
+    assert_int_equal(cfg.control.mode, 0600);
+    assert_null(cfg.control.host);
+    assert_false(cfg.explain_on_policy_port);
     assert_string_equal(cfg.host, "127.0.0.1");
     assert_int_equal(cfg.port, 8461);
     assert_null(cfg.path);

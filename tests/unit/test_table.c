@@ -1,5 +1,5 @@
 /*
- * test_table - the daemon's string hash table (src/mxtlsd/table.c): put,
+ * test_table - the daemon's string hash table (core/table.c): put,
  * replace, get, delete, growth past the initial slot count, iteration, for
  * the copying table and the keyed one (keys inside the values); deletions
  * in the middle of probe runs checked against a plain array.

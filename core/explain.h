@@ -8,10 +8,16 @@
  * dropped writes, a file lost while running or found empty at start). Compact, ASCII-only
  * (non-ASCII escaped), one line.
  */
-#ifndef MXTLSD_EXPLAIN_H
-#define MXTLSD_EXPLAIN_H
+#ifndef CORE_EXPLAIN_H
+#define CORE_EXPLAIN_H
 
 #include "lookup.h"
+
+/*
+ * The socketmap map name of the explain request: "mxtls-explain ZONE
+ * NEXTHOP", answered "OK <JSON>" (explain_json), what `mxtls query` asks.
+ */
+#define SESSION_EXPLAIN_NAME "mxtls-explain"
 
 /* explain_json - the JSON text (heap, caller frees), or NULL when out of memory. */
 char *explain_json(const struct lookup_result *r);

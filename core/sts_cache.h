@@ -24,8 +24,8 @@
  * reference, so a refresh that replaces a policy never frees one a pending
  * lookup still reads. Everything runs on the event loop; nothing blocks.
  */
-#ifndef MXTLSD_STS_CACHE_H
-#define MXTLSD_STS_CACHE_H
+#ifndef CORE_STS_CACHE_H
+#define CORE_STS_CACHE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,8 +41,7 @@
 /* how long an idle domain keeps the start of a resolver-failure episode */
 #define STS_RESOLVER_EPISODE_KEEP_S 86400
 
-struct dns;
-struct fetch;
+struct pipeline_net;
 struct store;
 struct sts_cache;
 struct sts_wait;
@@ -73,12 +72,12 @@ struct sts_answer {
 typedef void (*sts_callback)(struct sts_answer *answer, void *arg);
 
 /*
- * sts_cache_new - a cache resolving with dns and fetching with f (both
- * borrowed, must outlive it), persisting through store (may be NULL: memory
- * only). cache_grace_s: age under which a cached policy is used without a
- * TXT re-check. Returns NULL when out of memory.
+ * sts_cache_new - a cache resolving and fetching through net (net.h; the
+ * table is copied, its contexts borrowed and must outlive it), persisting through store (may be
+ * NULL: memory only). cache_grace_s: age under which a cached policy is used without a TXT
+ * re-check. Returns NULL when out of memory.
  */
-struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *store,
+struct sts_cache *sts_cache_new(const struct pipeline_net *net, struct store *store,
                                 int64_t cache_grace_s);
 
 /*

@@ -9,8 +9,8 @@
  * result keeps references to the facts behind the answer so it can be
  * explained (explain.c). Event loop only.
  */
-#ifndef MXTLSD_LOOKUP_H
-#define MXTLSD_LOOKUP_H
+#ifndef CORE_LOOKUP_H
+#define CORE_LOOKUP_H
 
 #include "config.h"
 #include "dane.h"

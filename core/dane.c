@@ -5,20 +5,16 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "dns.h"
+#include "inflight.h"
+#include "net.h"
 #include "mxtls/mx.h"
 #include "mxtls/tlsa.h"
 #include "table.h"
-
-#define RR_A    1
-#define RR_MX   15
-#define RR_AAAA 28
-#define RR_TLSA 52
 
 #define ADDRS_SHOWN_MAX 160 /* octets of address text kept per host, for explanations */
 
@@ -34,10 +30,10 @@ struct dane_slot {
     struct dns_query *q; /* in flight (dns_query_start's handle), NULL otherwise */
 };
 
+/* A query waiting for a gathering (inflight.h: the link comes first). */
 struct dane_wait {
-    struct dane_wait *next;
-    struct dane_gather *g; /* NULL once the gathering has answered */
-    dane_callback cb;      /* NULL once cancelled */
+    struct inflight_wait link;
+    dane_callback cb;
     void *arg;
 };
 
@@ -50,7 +46,7 @@ struct gather_host {
 };
 
 struct dane_gather {
-    struct dane_gather *prev, *next;
+    struct inflight in; /* the waiters, the cache's running list */
     struct dane_cache *cache;
     char key[DOMAIN_BUF_SIZE + 16];
     struct dane_facts *facts;
@@ -58,17 +54,22 @@ struct dane_gather {
     unsigned pending;
     uint32_t min_ttl;
     bool failed; /* some lookup was bogus or failed: do not cache */
-    struct dane_wait *waiters;
     struct dane_slot mx_slot;
     struct gather_host *gh; /* facts->n_hosts of them, once the hosts are known */
 };
 
 struct dane_cache {
-    struct dns *dns;
+    struct pipeline_net net; /* DNS (net.h) */
     struct table *facts;     /* key -> struct dane_facts (one reference) */
     struct table *gathering; /* key -> struct dane_gather */
-    struct dane_gather *running;
+    struct inflight_list running;
 };
+
+/* gather_of - the gathering an inflight is embedded in */
+static struct dane_gather *gather_of(struct inflight *in)
+{
+    return (struct dane_gather *)(void *)((char *)in - offsetof(struct dane_gather, in));
+}
 
 /* host_finish - free a host's strings */
 static void host_finish(struct dane_host *h)
@@ -110,12 +111,12 @@ __attribute__((format(printf, 2, 3))) static void set_text(char **dst, const cha
 }
 
 /* dane_cache_new - empty cache */
-struct dane_cache *dane_cache_new(struct dns *dns)
+struct dane_cache *dane_cache_new(const struct pipeline_net *net)
 {
     struct dane_cache *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->dns = dns;
+    c->net = *net;
     c->facts = table_new();
     c->gathering = table_new();
     if (c->facts == NULL || c->gathering == NULL) {
@@ -151,28 +152,35 @@ static void note_answer(struct dane_gather *g, const struct dns_answer *a)
 /* gather_free - unlink and free a gathering and its waiters (facts unreferenced) */
 static void gather_free(struct dane_gather *g)
 {
-    struct dane_cache *c = g->cache;
-    if (g->prev != NULL)
-        g->prev->next = g->next;
-    else
-        c->running = g->next;
-    if (g->next != NULL)
-        g->next->prev = g->prev;
-    table_delete(c->gathering, g->key);
-    while (g->waiters != NULL) {
-        struct dane_wait *w = g->waiters;
-        g->waiters = w->next;
-        free(w);
-    }
+    table_delete(g->cache->gathering, g->key);
+    inflight_finish(&g->in);
     /* Lookups still in flight (all waiters gone, or the cache freed): forget them. */
-    dns_cancel(g->mx_slot.q);
+    const struct pipeline_net *net = &g->cache->net;
+    if (g->mx_slot.q != NULL)
+        net->dns_cancel(net->dns_ctx, g->mx_slot.q);
     if (g->gh != NULL)
         for (size_t i = 0; i < g->facts->n_hosts; i++)
             for (size_t k = 0; k < 3; k++)
-                dns_cancel(g->gh[i].slots[k].q);
+                if (g->gh[i].slots[k].q != NULL)
+                    net->dns_cancel(net->dns_ctx, g->gh[i].slots[k].q);
     free(g->gh);
     dane_facts_unref(g->facts);
     free(g);
+}
+
+/* deliver - one waiter's callback, with its own reference to the facts */
+static void deliver(struct inflight_wait *link, void *arg)
+{
+    struct dane_wait *w = (struct dane_wait *)(void *)link;
+    struct dane_facts *f = arg;
+    f->refs++;
+    w->cb(f, w->arg);
+}
+
+/* abandoned - every waiter went away: cancel the lookups, free the gathering (issue 17) */
+static void abandoned(struct inflight *in)
+{
+    gather_free(gather_of(in));
 }
 
 /* gather_done - cache the facts when they can be, answer the waiters, free g */
@@ -180,7 +188,7 @@ static void gather_done(struct dane_gather *g)
 {
     struct dane_cache *c = g->cache;
     struct dane_facts *f = g->facts;
-    int64_t t = (int64_t)time(NULL);
+    int64_t t = c->net.now();
     f->gathered_at = t;
     /* Failed facts are not cached; mx_fail marks an out-of-memory MX failed. */
     bool failed = g->failed || f->mx_dns == DECIDE_DNS_FAILED || f->mx_dns == DECIDE_DNS_BOGUS;
@@ -192,21 +200,11 @@ static void gather_done(struct dane_gather *g)
             dane_facts_unref(old);
         }
     }
-    struct dane_wait *waiters = g->waiters;
-    g->waiters = NULL;
-    for (struct dane_wait *w = waiters; w != NULL; w = w->next)
-        w->g = NULL; /* a cancel from a callback below must not touch g */
-    f->refs++;       /* keep f alive across gather_free */
+    /* Detached first: a cancel from a callback below must not touch g. */
+    struct inflight_wait *waiters = inflight_detach(&g->in);
+    f->refs++; /* keep f alive across gather_free */
     gather_free(g);
-    while (waiters != NULL) {
-        struct dane_wait *w = waiters;
-        waiters = w->next;
-        if (w->cb != NULL) {
-            f->refs++;
-            w->cb(f, w->arg);
-        }
-        free(w);
-    }
+    inflight_deliver(waiters, deliver, f);
     dane_facts_unref(f);
 }
 
@@ -216,7 +214,8 @@ static void on_answer(const struct dns_answer *a, void *arg);
 static void start(struct dane_gather *g, struct dane_slot *slot, const char *name, int rrtype)
 {
     g->pending++;
-    if (dns_query_start(g->cache->dns, name, rrtype, g->timeout_ms, on_answer, slot, &slot->q) == 0)
+    const struct pipeline_net *net = &g->cache->net;
+    if (net->dns_query(net->dns_ctx, name, rrtype, g->timeout_ms, on_answer, slot, &slot->q) == 0)
         return;
     struct dns_answer a = {.qname = name,
                            .rrtype = rrtype,
@@ -236,8 +235,8 @@ static void start_host(struct dane_gather *g, size_t i)
     gh->slots[0] = (struct dane_slot){g, i, SLOT_A, NULL};
     gh->slots[1] = (struct dane_slot){g, i, SLOT_AAAA, NULL};
     gh->slots[2] = (struct dane_slot){g, i, SLOT_TLSA, NULL};
-    start(g, &gh->slots[0], g->facts->hosts[i].name, RR_A);
-    start(g, &gh->slots[1], g->facts->hosts[i].name, RR_AAAA);
+    start(g, &gh->slots[0], g->facts->hosts[i].name, DNS_RR_A);
+    start(g, &gh->slots[1], g->facts->hosts[i].name, DNS_RR_AAAA);
 }
 
 /* start_tlsa - _<port>._tcp.<base> TLSA (RFC 7672 §2.2.3) */
@@ -248,7 +247,7 @@ static void start_tlsa(struct dane_gather *g, size_t i, const char *base)
     h->tlsa_looked = true;
     snprintf(name, sizeof(name), "_%u._tcp.%s", (unsigned)g->facts->port, base);
     set_text(&h->tlsa_name, "%s", name);
-    start(g, &g->gh[i].slots[2], name, RR_TLSA);
+    start(g, &g->gh[i].slots[2], name, DNS_RR_TLSA);
 }
 
 /* One distinct MX target while the answer is read. */
@@ -530,7 +529,7 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
     facts_key(key, domain, bracketed, port);
     struct dane_facts *f = table_get(c->facts, key);
     if (f != NULL) {
-        if ((int64_t)time(NULL) < f->expires) {
+        if (c->net.now() < f->expires) {
             f->refs++;
             *out = f;
             return 1;
@@ -564,13 +563,8 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
         snprintf(g->key, sizeof(g->key), "%s", key);
         g->timeout_ms = timeout_ms;
         g->min_ttl = DANE_TTL_MAX;
-        g->next = c->running;
-        if (c->running != NULL)
-            c->running->prev = g;
-        c->running = g;
-        w->next = g->waiters;
-        w->g = g;
-        g->waiters = w;
+        inflight_start(&g->in, &c->running, abandoned);
+        inflight_join(&g->in, &w->link);
         /* Hold one pending count while starting, so a synchronous failure cannot finish g. */
         g->pending = 1;
         if (bracketed) {
@@ -590,23 +584,20 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
                 start_host(g, 0);
         } else {
             g->mx_slot = (struct dane_slot){g, 0, SLOT_MX, NULL};
-            start(g, &g->mx_slot, domain, RR_MX);
+            start(g, &g->mx_slot, domain, DNS_RR_MX);
         }
         if (--g->pending > 0) {
             *wait = w;
             return 0;
         }
         /* Every lookup was refused at once: the (failed) facts are the answer now. */
-        g->waiters = NULL;
-        free(w);
+        w->link.live = false; /* our caller gets them here, not through cb */
         f->refs++;
         gather_done(g);
         *out = f;
         return 1;
     }
-    w->next = g->waiters;
-    w->g = g;
-    g->waiters = w;
+    inflight_join(&g->in, &w->link);
     *wait = w;
     return 0;
 }
@@ -618,50 +609,29 @@ int dane_query(struct dane_cache *c, const char *domain, bool bracketed, uint16_
  */
 void dane_wait_cancel(struct dane_wait *w)
 {
-    w->cb = NULL;
-    struct dane_gather *g = w->g;
-    if (g == NULL)
-        return;
-    for (struct dane_wait *o = g->waiters; o != NULL; o = o->next)
-        if (o->cb != NULL)
-            return;
-    gather_free(g);
+    inflight_wait_cancel(&w->link); /* the last one: abandoned() */
 }
 
-struct sweep {
-    struct dane_cache *c;
-    int64_t now;
-    char **keys;
-    size_t n;
-};
-
-/* collect_expired - table_each helper: remember expired keys (deleting while walking is not
- * allowed) */
-static void collect_expired(const char *key, void *value, void *arg)
+/* expired - table_sweep helper: facts past their TTL (arg: the time) */
+static bool expired(const char *key, const void *value, void *arg)
 {
-    struct sweep *sw = arg;
+    (void)key;
     const struct dane_facts *f = value;
-    if (f->expires > sw->now)
-        return;
-    char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
-    if (keys == NULL)
-        return;
-    sw->keys = keys;
-    if ((sw->keys[sw->n] = strdup(key)) != NULL)
-        sw->n++;
+    return f->expires <= *(const int64_t *)arg;
+}
+
+/* drop_facts - table_sweep helper: the cache's reference */
+static void drop_facts(void *value, void *arg)
+{
+    (void)arg;
+    dane_facts_unref(value);
 }
 
 /* dane_cache_sweep - free facts past their TTL */
 size_t dane_cache_sweep(struct dane_cache *c)
 {
-    struct sweep sw = {c, (int64_t)time(NULL), NULL, 0};
-    table_each(c->facts, collect_expired, &sw);
-    for (size_t i = 0; i < sw.n; i++) {
-        dane_facts_unref(table_delete(c->facts, sw.keys[i]));
-        free(sw.keys[i]);
-    }
-    free(sw.keys);
-    return sw.n;
+    int64_t t = c->net.now();
+    return table_sweep(c->facts, expired, drop_facts, &t);
 }
 
 /* dane_cache_count - cached next-hops */
@@ -683,8 +653,9 @@ void dane_cache_free(struct dane_cache *c)
 {
     if (c == NULL)
         return;
-    while (c->running != NULL)
-        gather_free(c->running);
+    struct inflight *in;
+    while ((in = inflight_first(&c->running)) != NULL)
+        gather_free(gather_of(in));
     table_each(c->facts, unref_value, NULL);
     table_free(c->facts);
     table_free(c->gathering);

@@ -27,8 +27,8 @@
  * Memory: facts are compact (issue 17): exact-size strings, NULL for "none";
  * for an insecure MX answer a host is only its name (what explain shows).
  */
-#ifndef MXTLSD_DANE_H
-#define MXTLSD_DANE_H
+#ifndef CORE_DANE_H
+#define CORE_DANE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +41,7 @@
 #define DANE_WHY_MAX      200
 #define DANE_RR_SHOWN_MAX 8 /* TLSA records kept as text per host, for explanations */
 
-struct dns;
+struct pipeline_net;
 struct dane_cache;
 struct dane_wait;
 
@@ -83,8 +83,11 @@ struct dane_facts {
 
 typedef void (*dane_callback)(struct dane_facts *facts, void *arg);
 
-/* dane_cache_new - facts gathered with dns (borrowed); NULL when out of memory. */
-struct dane_cache *dane_cache_new(struct dns *dns);
+/*
+ * dane_cache_new - facts gathered through net's DNS (net.h; the table is
+ * copied, its contexts borrowed); NULL when out of memory.
+ */
+struct dane_cache *dane_cache_new(const struct pipeline_net *net);
 
 /*
  * dane_query - the facts for the next-hop. When cached, stores a reference in

@@ -27,8 +27,8 @@
  * are logged here; store_close writes what is queued (one more attempt),
  * stops the worker and closes.
  */
-#ifndef MXTLSD_STORE_H
-#define MXTLSD_STORE_H
+#ifndef CORE_STORE_H
+#define CORE_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>

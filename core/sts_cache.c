@@ -6,26 +6,21 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "dns.h"
-#include "fetch.h"
+#include "inflight.h"
+#include "net.h"
 #include "log.h"
 #include "mxtls/txt.h"
 #include "store.h"
 #include "table.h"
 
-#define RR_A    1
-#define RR_TXT  16
-#define RR_AAAA 28
-
-/* A query waiting for a refresh. */
+/* A query waiting for a refresh (inflight.h: the link comes first). */
 struct sts_wait {
-    struct sts_wait *next;
-    struct sts_refresh *refresh; /* NULL once cancelled */
+    struct inflight_wait link;
     sts_callback cb;
     void *arg;
 };
@@ -60,7 +55,7 @@ struct sts_entry {
 };
 
 struct sts_refresh {
-    struct sts_refresh *prev, *next; /* the cache's list of running refreshes */
+    struct inflight in; /* the waiters, the cache's running list */
     struct sts_cache *cache;
     struct sts_entry *entry;
     unsigned timeout_ms;
@@ -68,20 +63,17 @@ struct sts_refresh {
     bool proactive;
     char id[STS_RECORD_ID_MAX + 1]; /* from the TXT record */
     char host[DOMAIN_BUF_SIZE + 8]; /* mta-sts.<domain> */
-    struct sts_wait *waiters;
 };
 
 struct sts_cache {
-    struct dns *dns;
-    struct fetch *fetch;
+    struct pipeline_net net; /* DNS and HTTPS (net.h) */
     struct store *store;
     int64_t grace;
     struct table *entries;
     size_t limit;                      /* most entries kept, 0 = no limit */
     struct sts_entry *newest, *oldest; /* use order, kept when limit > 0 */
-    struct sts_refresh *running;
-    size_t n_running;
-    uint32_t resolver_temp_s; /* sts_resolver_failure_temp, 0 = off */
+    struct inflight_list running;      /* refreshes in flight */
+    uint32_t resolver_temp_s;          /* sts_resolver_failure_temp, 0 = off */
     /* proactive refresh queue */
     char **queue;
     size_t queue_len, queue_pos;
@@ -92,17 +84,17 @@ static void refresh_done(struct sts_refresh *r, enum decide_sts_state state, boo
                          enum decide_sts_failure failure);
 static void proactive_next(struct sts_cache *c);
 
-/* now - the wall clock; the policy ages are in unix seconds (libfaketime moves it in tests) */
-static int64_t now(void)
+/* now - the net's wall clock; policy ages are in unix seconds (net.h: tests move it) */
+static int64_t now(const struct sts_cache *c)
 {
-    return (int64_t)time(NULL);
+    return c->net.now();
 }
 
 /* lookup - a DNS lookup for refresh r, bounded by the zone's timeout */
 static int lookup(struct sts_refresh *r, const char *name, int rrtype, dns_callback cb)
 {
-    dns_set_timeout(r->cache->dns, r->timeout_ms);
-    return dns_lookup(r->cache->dns, name, rrtype, cb, r);
+    const struct pipeline_net *net = &r->cache->net;
+    return net->dns_query(net->dns_ctx, name, rrtype, r->timeout_ms, cb, r, NULL);
 }
 
 /* entry_reason - the entry's last reason, "" when none */
@@ -256,7 +248,7 @@ static const char *entry_key(const void *value)
 }
 
 /* sts_cache_new - an empty cache */
-struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *store,
+struct sts_cache *sts_cache_new(const struct pipeline_net *net, struct store *store,
                                 int64_t cache_grace_s)
 {
     struct sts_cache *c = calloc(1, sizeof(*c));
@@ -267,8 +259,7 @@ struct sts_cache *sts_cache_new(struct dns *dns, struct fetch *f, struct store *
         free(c);
         return NULL;
     }
-    c->dns = dns;
-    c->fetch = f;
+    c->net = *net;
     c->store = store;
     c->grace = cache_grace_s;
     c->resolver_temp_s = STS_RESOLVER_TEMP_DEFAULT_S;
@@ -309,14 +300,20 @@ static void use_touch(struct sts_cache *c, struct sts_entry *e)
         c->oldest = e;
 }
 
-/* entry_free - unlink and free e with its policy reference (memory only) */
-static void entry_free(struct sts_cache *c, struct sts_entry *e)
+/* entry_release - free e, already out of the table, with its policy reference */
+static void entry_release(struct sts_cache *c, struct sts_entry *e)
 {
     use_unlink(c, e);
-    table_delete(c->entries, e->domain);
     sts_policy_unref(e->policy);
     free(e->note);
     free(e);
+}
+
+/* entry_free - remove and free e (memory only) */
+static void entry_free(struct sts_cache *c, struct sts_entry *e)
+{
+    table_delete(c->entries, e->domain);
+    entry_release(c, e);
 }
 
 /*
@@ -482,7 +479,7 @@ static struct sts_refresh *refresh_start(struct sts_cache *c, struct sts_entry *
 int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms,
                     struct sts_answer *out, sts_callback cb, void *arg, struct sts_wait **wait)
 {
-    int64_t t = now();
+    int64_t t = now(c);
     struct sts_entry *e = entry_get(c, domain);
     if (e == NULL)
         return MXTLS_ENOMEM;
@@ -511,40 +508,39 @@ int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms
                     DECIDE_STS_FETCH_ERROR, "");
         return 1;
     }
-    w->refresh = e->refresh;
     w->cb = cb;
     w->arg = arg;
-    w->next = e->refresh->waiters;
-    e->refresh->waiters = w;
+    inflight_join(&e->refresh->in, &w->link);
     *wait = w;
     return 0;
 }
 
-/* sts_wait_cancel - mark the waiter; refresh_done frees it without calling back */
+/*
+ * sts_wait_cancel - mark the waiter; refresh_done frees it without calling
+ * back. The refresh runs on without waiters: its answer is for the cache.
+ */
 void sts_wait_cancel(struct sts_wait *w)
 {
-    w->cb = NULL;
+    inflight_wait_cancel(&w->link);
 }
 
-/* refresh_free - unlink and free a finished refresh and its waiters */
+/* refresh_free - unlink and free a refresh and its waiters */
 static void refresh_free(struct sts_refresh *r)
 {
-    struct sts_cache *c = r->cache;
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        c->running = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    c->n_running--;
+    inflight_finish(&r->in);
     if (r->entry->refresh == r)
         r->entry->refresh = NULL;
-    while (r->waiters != NULL) {
-        struct sts_wait *w = r->waiters;
-        r->waiters = w->next;
-        free(w);
-    }
     free(r);
+}
+
+/* deliver - one waiter's copy of the answer, with its own policy reference */
+static void deliver(struct inflight_wait *link, void *arg)
+{
+    struct sts_wait *w = (struct sts_wait *)(void *)link;
+    struct sts_answer a = *(const struct sts_answer *)arg;
+    if (a.policy != NULL)
+        a.policy->refs++;
+    w->cb(&a, w->arg);
 }
 
 /* refresh_done - finish r: answer every waiter, then free it */
@@ -556,25 +552,14 @@ static void refresh_done(struct sts_refresh *r, enum decide_sts_state state, boo
     bool proactive = r->proactive;
     e->refresh = NULL;
     /* Detach the waiters first: a callback may start a new query for this domain. */
-    struct sts_wait *waiters = r->waiters;
-    r->waiters = NULL;
+    struct inflight_wait *waiters = inflight_detach(&r->in);
     /* One answer, made while e is certainly alive: a callback may answer a
      * pipelined request for another domain, whose new entry can evict e
      * (cache_size). Each waiter gets a copy with its own policy reference. */
     struct sts_answer base;
     answer_fill(&base, e, state, cached, failure, r->id);
     refresh_free(r);
-    while (waiters != NULL) {
-        struct sts_wait *w = waiters;
-        waiters = w->next;
-        if (w->cb != NULL) {
-            struct sts_answer a = base;
-            if (a.policy != NULL)
-                a.policy->refs++;
-            w->cb(&a, w->arg);
-        }
-        free(w);
-    }
+    inflight_deliver(waiters, deliver, &base);
     sts_answer_finish(&base);
     if (proactive) {
         c->proactive_active--;
@@ -586,7 +571,7 @@ static void refresh_done(struct sts_refresh *r, enum decide_sts_state state, boo
 static void no_record(struct sts_refresh *r, const char *why)
 {
     struct sts_entry *e = r->entry;
-    int64_t t = now();
+    int64_t t = now(r->cache);
     set_reason(e, "%s", why);
     if (e->policy != NULL) {
         e->checked_at = t;
@@ -604,7 +589,7 @@ static void fetch_failed(struct sts_refresh *r, enum decide_sts_failure failure,
     struct sts_entry *e = r->entry;
     set_reason(e, "%s: %s", decide_sts_failure_name(failure), why);
     if (e->note != NULL) {
-        e->note->failed_at = now();
+        e->note->failed_at = now(r->cache);
         snprintf(e->note->failed_id, sizeof(e->note->failed_id), "%s", r->id);
         e->note->failure = failure;
     }
@@ -632,7 +617,7 @@ static void resolver_failed(struct sts_refresh *r, const char *why)
 {
     struct sts_entry *e = r->entry;
     struct sts_cache *c = r->cache;
-    int64_t t = now();
+    int64_t t = now(c);
     struct sts_note *n = c->resolver_temp_s > 0 ? note_get(e) : NULL;
     if (n == NULL) {
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why); /* off (0), or out of memory */
@@ -685,7 +670,7 @@ static void on_fetch(const struct fetch_result *res, void *arg)
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, "out of memory");
         return;
     }
-    int64_t t = now();
+    int64_t t = now(r->cache);
     p->fetched_at = t;
     sts_policy_unref(e->policy);
     e->policy = p;
@@ -706,7 +691,7 @@ static void on_addr(const struct dns_answer *a, void *arg)
         /* Timeout, SERVFAIL or REFUSED from our own resolver: not an answer
          * about the policy host (issue 17 item 2). */
         snprintf(why, sizeof(why), "%s %s lookup failed: %s", r->host,
-                 a->rrtype == RR_A ? "A" : "AAAA", a->why ? a->why : "");
+                 a->rrtype == DNS_RR_A ? "A" : "AAAA", a->why ? a->why : "");
         resolver_failed(r, why);
         return;
     }
@@ -714,15 +699,15 @@ static void on_addr(const struct dns_answer *a, void *arg)
         /* A validated statement that the data is wrong: the policy host's
          * zone fails, like any other failure of the policy host (§3.3). */
         snprintf(why, sizeof(why), "%s %s lookup bogus: %s", r->host,
-                 a->rrtype == RR_A ? "A" : "AAAA", a->why ? a->why : "");
+                 a->rrtype == DNS_RR_A ? "A" : "AAAA", a->why ? a->why : "");
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
         return;
     }
     if (r->entry->note != NULL)
         r->entry->note->resolver_since = 0; /* an answer: the episode is over */
     if (!a->havedata) {
-        if (a->rrtype == RR_A && !a->nxdomain) {
-            if (lookup(r, r->host, RR_AAAA, on_addr) == 0)
+        if (a->rrtype == DNS_RR_A && !a->nxdomain) {
+            if (lookup(r, r->host, DNS_RR_AAAA, on_addr) == 0)
                 return;
             snprintf(why, sizeof(why), "%s AAAA lookup refused by our resolver", r->host);
             resolver_failed(r, why);
@@ -736,14 +721,15 @@ static void on_addr(const struct dns_answer *a, void *arg)
     }
     char addr[INET6_ADDRSTRLEN];
     const struct dns_rdata *rd = &a->rdata[0];
-    int af = a->rrtype == RR_A ? AF_INET : AF_INET6;
+    int af = a->rrtype == DNS_RR_A ? AF_INET : AF_INET6;
     if (rd->len != (af == AF_INET ? 4u : 16u) ||
         inet_ntop(af, rd->data, addr, sizeof(addr)) == NULL) {
         snprintf(why, sizeof(why), "%s: malformed address record", r->host);
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
         return;
     }
-    int err = fetch_policy(r->cache->fetch, r->entry->domain, addr, r->timeout_ms, on_fetch, r);
+    const struct pipeline_net *net = &r->cache->net;
+    int err = net->fetch_policy(net->fetch_ctx, r->entry->domain, addr, r->timeout_ms, on_fetch, r);
     if (err < 0) {
         snprintf(why, sizeof(why), "cannot start the HTTPS fetch (%d)", err);
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why);
@@ -791,7 +777,7 @@ static void on_txt(const struct dns_answer *a, void *arg)
         return;
     }
     snprintf(r->id, sizeof(r->id), "%s", rec.id);
-    int64_t t = now();
+    int64_t t = now(r->cache);
     /* §3.3: fetch again only when the id changed (or the policy is near expiry). */
     if (e->policy != NULL && strcmp(e->policy->id, rec.id) == 0 && !r->force_fetch) {
         e->checked_at = t;
@@ -806,7 +792,7 @@ static void on_txt(const struct dns_answer *a, void *arg)
         return;
     }
     snprintf(r->host, sizeof(r->host), "mta-sts.%s", e->domain);
-    if (lookup(r, r->host, RR_A, on_addr) < 0)
+    if (lookup(r, r->host, DNS_RR_A, on_addr) < 0)
         resolver_failed(r, "our resolver refused the policy host lookup");
 }
 
@@ -823,15 +809,11 @@ static struct sts_refresh *refresh_start(struct sts_cache *c, struct sts_entry *
     r->force_fetch = force_fetch;
     char name[DOMAIN_BUF_SIZE + 16];
     snprintf(name, sizeof(name), "_mta-sts.%s", e->domain);
-    if (lookup(r, name, RR_TXT, on_txt) < 0) {
+    if (lookup(r, name, DNS_RR_TXT, on_txt) < 0) {
         free(r);
         return NULL;
     }
-    r->next = c->running;
-    if (c->running != NULL)
-        c->running->prev = r;
-    c->running = r;
-    c->n_running++;
+    inflight_start(&r->in, &c->running, NULL);
     e->refresh = r;
     return r;
 }
@@ -868,7 +850,7 @@ static void proactive_next(struct sts_cache *c)
         free(domain);
         if (e == NULL || e->refresh != NULL || e->policy == NULL)
             continue;
-        int64_t t = now();
+        int64_t t = now(c);
         bool renew = t - e->policy->fetched_at > (int64_t)e->policy->policy.max_age / 2;
         struct sts_refresh *r = refresh_start(c, e, c->proactive_timeout, renew);
         if (r == NULL)
@@ -889,7 +871,7 @@ size_t sts_cache_proactive(struct sts_cache *c, int64_t min_age_s, unsigned limi
 {
     if (c->queue_len > 0)
         return 0; /* the previous round is still running */
-    struct proactive_ctx pc = {c, now() - min_age_s};
+    struct proactive_ctx pc = {c, now(c) - min_age_s};
     table_each(c->entries, collect_stale, &pc);
     size_t n = c->queue_len;
     c->proactive_limit = limit > 0 ? limit : 1;
@@ -899,45 +881,36 @@ size_t sts_cache_proactive(struct sts_cache *c, int64_t min_age_s, unsigned limi
 }
 
 struct sweep {
+    struct sts_cache *c;
     int64_t now;
-    char **keys;
-    size_t n;
 };
 
-/* collect_idle - table_each helper: entries with nothing worth keeping */
-static void collect_idle(const char *key, void *value, void *arg)
+/* idle - table_sweep helper: an entry with nothing worth keeping */
+static bool idle(const char *key, const void *value, void *arg)
 {
-    struct sweep *sw = arg;
+    (void)key;
+    const struct sweep *sw = arg;
     const struct sts_entry *e = value;
     if (e->policy != NULL || e->refresh != NULL || no_record_until(e) > sw->now ||
         (failed_at(e) != 0 && sw->now - failed_at(e) < STS_RETRY_AFTER_S))
-        return;
+        return false;
     /* Keep a resolver-failure episode's start, or forgetting it would
      * restart the bounded TEMP time (sts_resolver_failure_temp) over and over. */
-    if (e->note != NULL && e->note->resolver_since != 0 &&
-        sw->now - e->note->resolver_since < STS_RESOLVER_EPISODE_KEEP_S)
-        return;
-    char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
-    if (keys == NULL)
-        return;
-    sw->keys = keys;
-    if ((sw->keys[sw->n] = strdup(key)) != NULL)
-        sw->n++;
+    return e->note == NULL || e->note->resolver_since == 0 ||
+           sw->now - e->note->resolver_since >= STS_RESOLVER_EPISODE_KEEP_S;
+}
+
+/* drop_entry - table_sweep helper: free an entry taken out of the table */
+static void drop_entry(void *value, void *arg)
+{
+    entry_release(((struct sweep *)arg)->c, value);
 }
 
 /* sts_cache_sweep - free idle entries */
 size_t sts_cache_sweep(struct sts_cache *c)
 {
-    struct sweep sw = {now(), NULL, 0};
-    table_each(c->entries, collect_idle, &sw);
-    for (size_t i = 0; i < sw.n; i++) {
-        struct sts_entry *e = table_get(c->entries, sw.keys[i]);
-        if (e != NULL)
-            entry_free(c, e);
-        free(sw.keys[i]);
-    }
-    free(sw.keys);
-    return sw.n;
+    struct sweep sw = {c, now(c)};
+    return table_sweep(c->entries, idle, drop_entry, &sw);
 }
 
 /* sts_cache_count - number of entries */
@@ -949,7 +922,7 @@ size_t sts_cache_count(const struct sts_cache *c)
 /* sts_cache_busy - refreshes in flight */
 size_t sts_cache_busy(const struct sts_cache *c)
 {
-    return c->n_running;
+    return c->running.count;
 }
 
 /* free_entry - table_each helper */
@@ -968,8 +941,9 @@ void sts_cache_free(struct sts_cache *c)
 {
     if (c == NULL)
         return;
-    while (c->running != NULL)
-        refresh_free(c->running);
+    struct inflight *in;
+    while ((in = inflight_first(&c->running)) != NULL)
+        refresh_free((struct sts_refresh *)(void *)((char *)in - offsetof(struct sts_refresh, in)));
     for (size_t i = c->queue_pos; i < c->queue_len; i++)
         free(c->queue[i]);
     free(c->queue);

@@ -210,3 +210,43 @@ void table_each(const struct table *t, void (*fn)(const char *key, void *value, 
         if (t->values[i] != NULL)
             fn(slot_key(t, i), t->values[i], arg);
 }
+
+struct sweep {
+    bool (*doomed)(const char *key, const void *value, void *arg);
+    void *arg;
+    char **keys;
+    size_t n;
+};
+
+/* collect - table_each helper: remember the doomed keys (no removal while walking) */
+static void collect(const char *key, void *value, void *arg)
+{
+    struct sweep *sw = arg;
+    if (!sw->doomed(key, value, sw->arg))
+        return;
+    char **keys = realloc(sw->keys, (sw->n + 1) * sizeof(*keys));
+    if (keys == NULL)
+        return;
+    sw->keys = keys;
+    if ((sw->keys[sw->n] = strdup(key)) != NULL)
+        sw->n++;
+}
+
+/* table_sweep - remove what doomed() picks, then hand each value to drop() */
+size_t table_sweep(struct table *t, bool (*doomed)(const char *key, const void *value, void *arg),
+                   void (*drop)(void *value, void *arg), void *arg)
+{
+    struct sweep sw = {doomed, arg, NULL, 0};
+    size_t removed = 0;
+    table_each(t, collect, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        void *value = table_delete(t, sw.keys[i]);
+        free(sw.keys[i]);
+        if (value != NULL) {
+            drop(value, arg);
+            removed++;
+        }
+    }
+    free(sw.keys);
+    return removed;
+}

@@ -11,9 +11,10 @@
  * domain names). Values are borrowed pointers the caller manages, never NULL.
  * Not thread-safe: the event loop is its only user.
  */
-#ifndef MXTLSD_TABLE_H
-#define MXTLSD_TABLE_H
+#ifndef CORE_TABLE_H
+#define CORE_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct table;
@@ -53,5 +54,14 @@ size_t table_count(const struct table *t);
  */
 void table_each(const struct table *t, void (*fn)(const char *key, void *value, void *arg),
                 void *arg);
+
+/*
+ * table_sweep - remove every entry for which doomed(key, value, arg) is true,
+ * then call drop(value, arg) for each removed value (after the walk: the
+ * table is consistent when drop runs). Returns how many were removed; when
+ * memory runs out some doomed entries stay for the next sweep.
+ */
+size_t table_sweep(struct table *t, bool (*doomed)(const char *key, const void *value, void *arg),
+                   void (*drop)(void *value, void *arg), void *arg);
 
 #endif

@@ -1,0 +1,456 @@
+/*
+ * test_sts_cache - MTA-STS discovery, fetch and cache (core/sts_cache.c)
+ * over a scripted network (fake_net.h) and the test's clock: the RFC 8461
+ * rules for no record, a new id, the same id, fetch failures with and
+ * without a cached policy, the 5-minute back-off, our own resolver failing
+ * (the bounded TEMP window of sts_resolver_failure_temp), refreshes shared
+ * by their waiters and a waiter cancelled while the refresh is in flight.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fake_net.h"
+#include "sts_cache.h"
+#include "unit.h"
+
+#define D      "example.test"
+#define TXT    "_mta-sts.example.test"
+#define HOST   "mta-sts.example.test"
+#define GRACE  60 /* cache_grace, seconds */
+#define TEMP_S 120
+
+static const char policy_enforce[] = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\n"
+                                     "max_age: 86400\r\n";
+static const char policy_testing[] = "version: STSv1\r\nmode: testing\r\nmx: *.example.test\r\n"
+                                     "max_age: 86400\r\n";
+
+static struct pipeline_net net;
+
+struct got {
+    struct sts_answer a;
+    unsigned calls;
+};
+
+/* on_answer - keep the answer (the callback owns it) */
+static void on_answer(struct sts_answer *a, void *arg)
+{
+    struct got *g = arg;
+    g->a = *a;
+    g->calls++;
+}
+
+/*
+ * ask - query domain; when it is not answered at once, run the fake network.
+ * Returns 1 when answered without I/O, 0 after I/O; *out owns the answer.
+ */
+static int ask(struct sts_cache *c, struct sts_answer *out)
+{
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    int rc = sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w);
+    assert_true(rc == 0 || rc == 1);
+    if (rc == 0) {
+        assert_int_equal(g.calls, 0); /* never from inside the query */
+        fake_run();
+        assert_int_equal(g.calls, 1);
+    }
+    assert_int_equal(fake_pending(), 0);
+    *out = g.a;
+    return rc;
+}
+
+/* record - the TXT record (RFC 8461 §3.1) with id */
+static void record(const char *id)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "v=STSv1; id=%s;", id);
+    fake_txt(fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300), text);
+}
+
+/* host - mta-sts.<d> has an IPv4 address */
+static void host(void)
+{
+    fake_a(fake_answer(HOST, DNS_RR_A, DECIDE_DNS_INSECURE, 300), "192.0.2.80");
+}
+
+/* cache - a new cache over the fake network */
+static struct sts_cache *cache(void)
+{
+    fake_reset(&net);
+    struct sts_cache *c = sts_cache_new(&net, NULL, GRACE);
+    assert_non_null(c);
+    sts_cache_set_resolver_temp(c, TEMP_S);
+    return c;
+}
+
+/* cache_with_policy - a new cache holding example.test's enforce policy, id 1, just fetched */
+static struct sts_cache *cache_with_policy(void)
+{
+    struct sts_cache *c = cache();
+    struct sts_answer a;
+    record("1");
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    sts_answer_finish(&a);
+    return c;
+}
+
+/* RFC 8461 §3.1: no TXT record: no MTA-STS; remembered for cache_grace. */
+static void test_no_record(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300)->nxdomain = true;
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 0);
+    assert_int_equal(a.state, DECIDE_STS_NO_RECORD);
+    assert_null(a.policy);
+    assert_int_equal(fake_n_fetches, 0);
+    sts_answer_finish(&a);
+    fake_time += GRACE - 1;
+    assert_int_equal(ask(c, &a), 1); /* remembered: no I/O */
+    assert_int_equal(a.state, DECIDE_STS_NO_RECORD);
+    fake_time += 1;
+    assert_int_equal(ask(c, &a), 0); /* asked again */
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 2);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.1: a record that is not v=STSv1 is discarded: no record. */
+static void test_bad_record(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    fake_txt(fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300), "v=STSv2; id=1;");
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 0);
+    assert_int_equal(a.state, DECIDE_STS_NO_RECORD);
+    assert_int_equal(fake_asked(HOST, 0), 0);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.3: a new id: our resolver finds mta-sts.<d>, HTTPS fetches the policy. */
+static void test_new_id(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("20260101");
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 0);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_false(a.cached);
+    assert_non_null(a.policy);
+    assert_int_equal(a.policy->policy.mode, STS_MODE_ENFORCE);
+    assert_string_equal(a.id, "20260101");
+    assert_string_equal(fake_last_fetch_addr, "192.0.2.80");
+    assert_int_equal(fake_n_fetches, 1);
+    sts_answer_finish(&a);
+    /* Within cache_grace: from memory, no I/O (RFC 8461 §5.1 with cache_grace). */
+    fake_time += GRACE - 1;
+    assert_int_equal(ask(c, &a), 1);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_true(a.cached);
+    sts_answer_finish(&a);
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 1);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.3: only A missing: AAAA is asked; the fetch goes to the IPv6 address. */
+static void test_aaaa_only(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    fake_answer(HOST, DNS_RR_A, DECIDE_DNS_INSECURE, 300);
+    fake_aaaa(fake_answer(HOST, DNS_RR_AAAA, DECIDE_DNS_INSECURE, 300), "2001:db8::80");
+    fake_fetch_ok(D, policy_enforce);
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_string_equal(fake_last_fetch_addr, "2001:db8::80");
+    sts_answer_finish(&a);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.3: the same id after cache_grace: re-checked by TXT only, not fetched. */
+static void test_same_id(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache_with_policy();
+    struct sts_answer a;
+    fake_time += GRACE;
+    assert_int_equal(ask(c, &a), 0);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_true(a.cached);
+    assert_int_equal(a.checked_at, fake_time);
+    assert_int_equal(fake_n_fetches, 1);
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 2);
+    sts_answer_finish(&a);
+    /* A changed id: fetched again, the new policy replaces the old. */
+    fake_time += GRACE;
+    record("2");
+    fake_fetch_ok(D, policy_testing);
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_false(a.cached);
+    assert_int_equal(a.policy->policy.mode, STS_MODE_TESTING);
+    assert_int_equal(fake_n_fetches, 2);
+    sts_answer_finish(&a);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.3: a failed fetch and nothing cached: failed, no policy. */
+static void test_fetch_failed(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    host();
+    fake_fetch_fail(D, DECIDE_STS_WEBPKI_INVALID, "certificate has expired");
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    assert_int_equal(a.failure, DECIDE_STS_WEBPKI_INVALID);
+    assert_null(a.policy);
+    assert_non_null(strstr(a.reason, "certificate has expired"));
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §3.2: a body that does not parse is sts-policy-invalid. */
+static void test_policy_invalid(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    host();
+    fake_fetch_ok(D, "version: STSv1\r\nmode: sometimes\r\nmax_age: 1\r\n");
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    assert_int_equal(a.failure, DECIDE_STS_POLICY_INVALID);
+    sts_cache_free(c);
+}
+
+/* RFC 8461 §5.1: a new id whose fetch fails: the cached, unexpired policy still applies. */
+static void test_fetch_failed_cached(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache_with_policy();
+    struct sts_answer a;
+    fake_time += GRACE;
+    record("2");
+    fake_fetch_fail(D, DECIDE_STS_FETCH_ERROR, "HTTP 500");
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    assert_true(a.cached);
+    assert_non_null(a.policy);
+    assert_string_equal(a.policy->id, "1");
+    sts_answer_finish(&a);
+    /* §5.1: the record gone, or its lookup failing: the cached policy still applies. */
+    fake_time += GRACE;
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_FAILED, 0)->why = "SERVFAIL";
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_true(a.cached);
+    sts_answer_finish(&a);
+    /* §5.1: past max_age the cached policy is gone. */
+    fake_time += 86400;
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300)->nxdomain = true;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_NO_RECORD);
+    assert_null(a.policy);
+    sts_cache_free(c);
+}
+
+/* DESIGN.md: a failed fetch of an id is not retried for 5 minutes; then it is. */
+static void test_backoff(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    host();
+    fake_fetch_fail(D, DECIDE_STS_FETCH_ERROR, "connection refused");
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(fake_n_fetches, 1);
+    fake_time += STS_RETRY_AFTER_S - 1;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    assert_int_equal(fake_n_fetches, 1); /* TXT checked, no fetch */
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 2);
+    /* A new id is fetched at once, back-off or not. */
+    record("2");
+    ask(c, &a);
+    assert_int_equal(fake_n_fetches, 2);
+    fake_time += STS_RETRY_AFTER_S;
+    fake_fetch_ok(D, policy_enforce);
+    ask(c, &a);
+    assert_int_equal(fake_n_fetches, 3);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    sts_answer_finish(&a);
+    sts_cache_free(c);
+}
+
+/*
+ * Issue 17 item 2: our resolver fails mta-sts.<d> (SERVFAIL, timeout): not
+ * the policy host's failure, so no back-off and RESOLVER_FAILED (TEMP) for
+ * sts_resolver_failure_temp seconds from the first failure; then it is a
+ * failed fetch like any other (RFC 8461 §3.3).
+ */
+static void test_resolver_failed(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    fake_answer(HOST, DNS_RR_A, DECIDE_DNS_FAILED, 0)->why = "timeout after 1000 ms";
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_RESOLVER_FAILED);
+    assert_null(a.policy);
+    fake_time += 10;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_RESOLVER_FAILED); /* asked again: no back-off */
+    assert_int_equal(fake_asked(HOST, DNS_RR_A), 2);
+    fake_time += TEMP_S;
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    assert_int_equal(fake_n_fetches, 0);
+    sts_cache_free(c);
+
+    /* A bogus answer is a statement about the policy host: a failed fetch at once. */
+    c = cache();
+    record("1");
+    fake_answer(HOST, DNS_RR_A, DECIDE_DNS_BOGUS, 0)->why = "signature expired";
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    sts_cache_free(c);
+
+    /* 0 turns the window off: a failed fetch at once. */
+    c = cache();
+    sts_cache_set_resolver_temp(c, 0);
+    record("1");
+    fake_answer(HOST, DNS_RR_A, DECIDE_DNS_FAILED, 0)->why = "SERVFAIL";
+    ask(c, &a);
+    assert_int_equal(a.state, DECIDE_STS_FAILED);
+    sts_cache_free(c);
+}
+
+/* One refresh per domain, shared by its waiters; a cancelled waiter is not called. */
+static void test_shared_and_cancel(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    record("1");
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    struct got g[3];
+    memset(g, 0, sizeof(g));
+    struct sts_wait *w[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sts_cache_query(c, D, 1000, &g[i].a, on_answer, &g[i], &w[i]), 0);
+    assert_int_equal(sts_cache_busy(c), 1);
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 1);
+    sts_wait_cancel(w[1]);
+    fake_run();
+    assert_int_equal(g[0].calls, 1);
+    assert_int_equal(g[1].calls, 0);
+    assert_int_equal(g[2].calls, 1);
+    assert_ptr_equal(g[0].a.policy, g[2].a.policy); /* each with its own reference */
+    sts_answer_finish(&g[0].a);
+    sts_answer_finish(&g[2].a);
+    assert_int_equal(sts_cache_busy(c), 0);
+    sts_cache_free(c);
+
+    /* Every waiter gone: the refresh runs on and the cache keeps its answer. */
+    c = cache();
+    record("1");
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    assert_int_equal(sts_cache_query(c, D, 1000, &g[0].a, on_answer, &g[0], &w[0]), 0);
+    g[0].calls = 0;
+    sts_wait_cancel(w[0]);
+    fake_run();
+    assert_int_equal(g[0].calls, 0);
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 1);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    sts_answer_finish(&a);
+    /* Freed with a refresh in flight: nobody is called. */
+    fake_time += GRACE;
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300)->hold = true;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g[1].a, on_answer, &g[1], &w[1]), 0);
+    sts_cache_free(c);
+    assert_int_equal(g[1].calls, 0);
+    fake_reset(NULL); /* the held question is dropped with the cache, never answered */
+}
+
+/* The proactive refresh renews a policy past half its max_age even with the same id. */
+static void test_proactive(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache_with_policy();
+    fake_time += 86400 / 2 + 1;
+    assert_int_equal(sts_cache_proactive(c, 0, 1, 1000), 1);
+    fake_run();
+    assert_int_equal(fake_n_fetches, 2);
+    assert_int_equal(sts_cache_busy(c), 0);
+    sts_cache_free(c);
+}
+
+/* The sweep frees entries with nothing worth keeping; a cached policy stays. */
+static void test_sweep(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache();
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300)->nxdomain = true;
+    struct sts_answer a;
+    ask(c, &a);
+    assert_int_equal(sts_cache_count(c), 1);
+    assert_int_equal(sts_cache_sweep(c), 0); /* the negative answer is remembered */
+    fake_time += GRACE;
+    assert_int_equal(sts_cache_sweep(c), 1);
+    assert_int_equal(sts_cache_count(c), 0);
+    record("1");
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    ask(c, &a);
+    sts_answer_finish(&a);
+    fake_time += 86400 - 1;
+    assert_int_equal(sts_cache_sweep(c), 0);
+    assert_int_equal(sts_cache_count(c), 1);
+    sts_cache_free(c);
+}
+
+int main(void)
+{
+    static struct unit_suite s;
+    unit_one(&s, "RFC 8461 §3.1: no record: no MTA-STS, remembered for cache_grace", test_no_record,
+             NULL);
+    unit_one(&s, "RFC 8461 §3.1: a record without v=STSv1; is discarded", test_bad_record, NULL);
+    unit_one(&s, "RFC 8461 §3.3: a new id is fetched; within cache_grace from memory", test_new_id,
+             NULL);
+    unit_one(&s, "RFC 8461 §3.3: no A record: AAAA; fetched from the IPv6 address", test_aaaa_only,
+             NULL);
+    unit_one(&s, "RFC 8461 §3.3: the same id is not fetched again; a new one is", test_same_id,
+             NULL);
+    unit_one(&s, "RFC 8461 §3.3: fetch failure, nothing cached: failed", test_fetch_failed, NULL);
+    unit_one(&s, "RFC 8461 §3.2: an unparsable policy is sts-policy-invalid", test_policy_invalid,
+             NULL);
+    unit_one(&s, "RFC 8461 §5.1: fetch or DNS failure: the cached policy still applies",
+             test_fetch_failed_cached, NULL);
+    unit_one(&s, "DESIGN.md: a failed id is not fetched again for 5 minutes", test_backoff, NULL);
+    unit_one(&s, "issue 17: our resolver failing: TEMP for a bounded time, no back-off",
+             test_resolver_failed, NULL);
+    unit_one(&s, "one refresh shared by its waiters; cancel while in flight",
+             test_shared_and_cancel, NULL);
+    unit_one(&s, "proactive refresh renews a policy past half its max_age", test_proactive, NULL);
+    unit_one(&s, "the sweep frees idle entries and keeps cached policies", test_sweep, NULL);
+    int rc = unit_run(&s, "sts_cache");
+    fake_reset(NULL);
+    return rc;
+}
