@@ -5,7 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "decision_log.h"
 #include "log.h"
 
 struct lookup {
@@ -68,6 +70,8 @@ static void conclude(const struct socketmap_nexthop *nh, const struct config_zon
     if (decide(&df, &r->decision, &d) < 0)
         log_msg(LOG_LEVEL_ERROR, "%s: decision failed: %s (answered: %s)", nh->domain, d.what,
                 r->decision.reply);
+    /* the policy applied, for the TLS-RPT collector (issue 12; decision_log.h) */
+    decision_log_record(r, (int64_t)time(NULL));
 }
 
 /* finish - both halves are in: decide and call back */

@@ -18,6 +18,7 @@
 int pipeline_open_net(struct pipeline_ctx *pc, struct event_base *base,
                       const struct mxtls_config *cfg, struct mxtls_diag *diag)
 {
+    pc->base = base;
     pc->dns = dns_new(base, cfg->unbound_config, cfg->trust_anchor_file, &cfg->resolver, diag);
     if (pc->dns == NULL)
         return PIPELINE_E_RESOLVER;
@@ -27,16 +28,20 @@ int pipeline_open_net(struct pipeline_ctx *pc, struct event_base *base,
     return 0;
 }
 
-/* open_store - the SQLite cache; creates the default state directory */
+/* open_store - the persistent cache's backend by name; creates the default state directory */
 static int open_store(struct pipeline_ctx *pc, const struct mxtls_config *cfg,
                       struct mxtls_diag *diag)
 {
-    if (cfg->cache.type != CONFIG_CACHE_SQLITE)
+    if (cfg->cache.type == CONFIG_CACHE_INTERNAL)
         return 0;
     const char *path = cfg->cache.filename;
     if (strncmp(path, MXTLS_STATEDIR "/", sizeof(MXTLS_STATEDIR)) == 0)
         mkdir(MXTLS_STATEDIR, 0750); /* the embedded default's directory */
     struct store_config sc = {
+        .type = config_cache_type_name(cfg->cache.type),
+        .readers = cfg->cache.threads,
+        .base = pc->base,
+        .cf = &cfg->cache,
         .busy_ms = cfg->cache.timeout_ms,
         .queue_max = cfg->store_queue_max,
         .lag_warning_ms = cfg->store_lag_warning_ms,

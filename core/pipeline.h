@@ -37,10 +37,11 @@ struct fetch;
 #define PIPELINE_E_NOMEM (-4) /* a cache could not be allocated */
 
 /* pipeline_open_caches's flags */
-#define PIPELINE_PERSIST 1u /* open the configured persistent store (cache.type sqlite) */
+#define PIPELINE_PERSIST 1u /* open the configured persistent store (cache.type not internal) */
 
 /* The services, owned; `services` is what lookup_start borrows. */
 struct pipeline_ctx {
+    struct event_base *base; /* pipeline_open_net's: the store's reads come back on it */
     struct dns *dns;
     struct fetch *fetch;
     struct store *store;     /* NULL: memory only */
@@ -57,8 +58,10 @@ int pipeline_open_net(struct pipeline_ctx *pc, struct event_base *base,
                       const struct mxtls_config *cfg, struct mxtls_diag *diag);
 
 /*
- * pipeline_open_caches - with PIPELINE_PERSIST and cache.type sqlite, the
- * store (creating MXTLS_STATEDIR for the embedded default's file); then the
+ * pipeline_open_caches - with PIPELINE_PERSIST and a persistent cache.type,
+ * the store over the backend of that name (io/cache_backend.h; creating
+ * MXTLS_STATEDIR for the embedded default's file), its reads delivered on
+ * pipeline_open_net's base, cache.threads reader threads; then the
  * MTA-STS cache (cache_grace, sts_resolver_failure_temp, cache_size for the
  * internal cache) and the DANE cache. 0, or PIPELINE_E_STORE with diag
  * filled, or PIPELINE_E_NOMEM.

@@ -1,17 +1,25 @@
 /*
- * store - SQLite write-behind worker thread (see store.h).
+ * store - the cache backend's write-behind worker and its readers (see
+ * store.h). Only io/cache_backend.h is used: no backend is named here.
  *
  * The queue is a FIFO of operations, one per domain (a table from domain to
  * its queued operation replaces a queued write in place, keeping its age).
  * The worker takes the whole queue as one batch, writes it in one
  * transaction and, when that fails, puts back what no newer change replaced.
- * Everything shared with the loop is under s->lock; SQLite is called only
- * by the worker (and by store_load before the first write), never under the
- * lock.
+ *
+ * Reads (store_get) wait in a second FIFO for one of the reader threads;
+ * each reader has its own backend connection while it has reads to answer,
+ * and none while the worker recreates a lost file (s->reopening). An
+ * answered read goes to the done list, and one byte down a pipe wakes the
+ * loop, which calls the callbacks (store_dispatch). Threading rule: the
+ * backend is called only by the worker (and by store_load before the first
+ * write) and by the readers, each on its own connection, never under the
+ * lock; everything shared with the loop is under s->lock.
  */
 #include "store.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -24,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mxtls/domain.h"
 #include "table.h"
 
 struct store_op {
@@ -33,8 +42,20 @@ struct store_op {
     struct cache_entry e; /* delete: only e.domain */
 };
 
+struct store_read {
+    struct store_read *next;
+    struct store *s;
+    store_read_cb cb;
+    void *arg;
+    bool cancelled; /* under lock */
+    struct store_row row;
+    char domain[DOMAIN_BUF_SIZE];
+};
+
 struct store {
-    struct cache_sqlite *db; /* the worker's (and store_load's) only */
+    struct cache_backend *db; /* the worker's (and store_load's) only */
+    const struct cache_backend_ops *ops;
+    struct cache_backend_options bo; /* how every connection is opened (bo.path = path) */
     char *path;
     char *state_path; /* the side record */
     struct store_config cfg;
@@ -54,8 +75,20 @@ struct store {
     bool failing;
     int64_t failing_since_ms;
     bool repersist;
-    bool watching;         /* the load is over: the worker may check the file */
-    struct store_health h; /* counters and history (queued/oldest computed) */
+    bool watching;                    /* the load is over: the worker may check the file */
+    struct store_health h;            /* counters and history (queued/oldest computed) */
+    bool reopening;                   /* check_file recreates the file: readers close and wait */
+    unsigned conns_open;              /* readers holding a connection */
+    pthread_cond_t gate;              /* conns_open went down */
+    struct store_read *rhead, *rtail; /* reads waiting for a reader */
+    struct store_read *dhead, *dtail; /* reads answered, for the loop */
+    bool notified;                    /* a byte is in the pipe for the done list */
+    pthread_cond_t read_wake;
+    /* readers and the loop */
+    pthread_t readers[STORE_READERS_MAX];
+    unsigned n_readers;
+    int pipe_rd, pipe_wr; /* answered reads wake the loop */
+    struct event *ev;     /* on pipe_rd, with a base */
     /* worker only */
     dev_t dev;
     ino_t ino;
@@ -124,7 +157,7 @@ static void write_state(struct store *s)
 {
     size_t rows = 0;
     struct mxtls_diag d = {0};
-    if (cache_sqlite_count(s->db, &rows, &d) < 0)
+    if (s->ops->count == NULL || s->ops->count(s->db, &rows, &d) < 0)
         return; /* retried after the next batch */
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", s->state_path) >= (int)sizeof(tmp))
@@ -158,6 +191,8 @@ static void set_error(struct store *s, const char *what)
 static void check_file(struct store *s)
 {
     s->next_check_ms = now_ms() + STORE_CHECK_MS;
+    if ((s->ops->flags & CACHE_BACKEND_FILE) == 0)
+        return; /* not a local file: nothing to watch */
     struct stat st;
     bool present = stat(s->path, &st) == 0;
     if (s->db != NULL && s->have_ino && present && st.st_dev == s->dev && st.st_ino == s->ino)
@@ -168,7 +203,16 @@ static void check_file(struct store *s)
                 "cache: %s was %s while running: recreating it and writing every policy held "
                 "in memory again",
                 s->path, present ? "replaced by another file" : "deleted");
-        cache_sqlite_close(s->db);
+        /* No reader may hold the old file open: SQLite removes FILE-wal and
+         * FILE-shm only with the last connection, and the new file must not
+         * find the old ones. The readers close theirs and wait. */
+        pthread_mutex_lock(&s->lock);
+        s->reopening = true;
+        pthread_cond_broadcast(&s->read_wake);
+        while (s->conns_open > 0)
+            pthread_cond_wait(&s->gate, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        cache_backend_close(s->db);
         s->db = NULL;
         pthread_mutex_lock(&s->lock);
         s->h.file_lost++;
@@ -176,9 +220,11 @@ static void check_file(struct store *s)
         pthread_mutex_unlock(&s->lock);
     }
     struct mxtls_diag d = {0};
-    struct cache_sqlite *db = NULL;
-    int err = cache_sqlite_open(s->path, &db, &d);
+    struct cache_backend *db = NULL;
+    int err = cache_backend_open(s->ops->name, &s->bo, &db, &d);
     pthread_mutex_lock(&s->lock);
+    s->reopening = false; /* failed or not: the readers never wait past this */
+    pthread_cond_broadcast(&s->read_wake);
     if (err < 0) {
         set_error(s, d.what);
         pthread_mutex_unlock(&s->lock);
@@ -188,7 +234,6 @@ static void check_file(struct store *s)
     }
     s->repersist = true;
     pthread_mutex_unlock(&s->lock);
-    cache_sqlite_set_busy_timeout(db, s->cfg.busy_ms);
     s->db = db;
     remember_inode(s);
     s->state_dirty = true;
@@ -252,23 +297,24 @@ static int write_batch(struct store *s, struct store_op *batch, struct mxtls_dia
 {
     if (s->db == NULL)
         return mxtls_diag_set(d, MXTLS_EIO, 0, "%s: not open", s->path);
-    int err = cache_sqlite_begin(s->db, d);
+    const struct cache_backend_ops *ops = s->ops;
+    int err = ops->begin != NULL ? ops->begin(s->db, d) : 0;
     if (err < 0)
         return err;
     for (struct store_op *op = batch; op != NULL; op = op->next) {
         struct mxtls_diag od = {0};
-        err = op->delete ? cache_sqlite_delete(s->db, op->e.domain, &od)
-                         : cache_sqlite_put(s->db, &op->e, &od);
+        err = op->delete ? ops->del(s->db, op->e.domain, &od) : ops->put(s->db, &op->e, &od);
         if (err == MXTLS_EAGAIN || err == MXTLS_EIO || err == MXTLS_ENOMEM) {
             *d = od;
-            cache_sqlite_rollback(s->db);
+            if (ops->rollback != NULL)
+                ops->rollback(s->db);
             return err;
         }
         if (err < 0 && err != MXTLS_ENOTFOUND) /* this row only: a bug, not the disk */
             log_msg(LOG_LEVEL_WARN, "cache: cannot %s %s: %s", op->delete ? "delete" : "store",
                     op->e.domain, od.what);
     }
-    return cache_sqlite_commit(s->db, d);
+    return ops->commit != NULL ? ops->commit(s->db, d) : 0;
 }
 
 /* worker - write queued operations until stopped and drained */
@@ -366,7 +412,222 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* store_open - open the database and start the worker */
+/* row_finish - free what a read's row owns */
+static void row_finish(struct store_row *row)
+{
+    cache_entry_finish(&row->e);
+    if (row->have_policy)
+        sts_policy_finish(&row->policy);
+    row->have_policy = false;
+}
+
+/*
+ * read_one - answer r on this reader's connection *conn (open). The record
+ * is validated like a row loaded at startup: the backend checks its
+ * encoding, and its policy text is parsed here (RFC 8461 §3.2 grammar); a
+ * record for another domain is foreign. Reader thread only.
+ */
+static void read_one(struct store *s, struct cache_backend *conn, struct store_read *r)
+{
+    struct store_row *row = &r->row;
+    struct mxtls_diag d = {0};
+    int err = s->ops->get(conn, r->domain, &row->e, &d);
+    if (err == 0 && strcmp(row->e.domain, r->domain) != 0) {
+        cache_entry_finish(&row->e);
+        err = mxtls_diag_set(&d, MXTLS_EINVAL, 0, "%s: the record for %s names another domain",
+                             s->path, r->domain);
+    } else if (err == 0) {
+        struct mxtls_diag pd = {0};
+        if (sts_policy_parse(row->e.policy_text, row->e.policy_len, &row->policy, &pd) < 0) {
+            cache_entry_finish(&row->e);
+            err = mxtls_diag_set(&d, MXTLS_EINVAL, 0, "%s: cache record for %s: bad policy: %s",
+                                 s->path, r->domain, pd.what);
+        } else {
+            row->have_policy = true;
+        }
+    }
+    row->status = err;
+    snprintf(row->why, sizeof(row->why), "%s", err < 0 ? d.what : "");
+}
+
+/*
+ * reader_release - close this reader's connection and let a waiting
+ * check_file go on (under lock)
+ */
+static void reader_release(struct store *s, struct cache_backend **conn)
+{
+    if (*conn == NULL)
+        return;
+    pthread_mutex_unlock(&s->lock);
+    cache_backend_close(*conn);
+    pthread_mutex_lock(&s->lock);
+    *conn = NULL;
+    s->conns_open--;
+    pthread_cond_broadcast(&s->gate);
+}
+
+/*
+ * reader - answer queued reads until stopped (the reads still queued are
+ * dropped). A reader opens its connection on its first read and keeps it,
+ * but closes it at once when the worker must recreate a lost file
+ * (s->reopening; woken for it), so that no connection of ours keeps the old
+ * file's FILE-wal and FILE-shm alive beside the new file, and waits until the
+ * new file is there.
+ */
+static void *reader(void *arg)
+{
+    struct store *s = arg;
+    struct cache_backend *conn = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (conn != NULL && (s->reopening || s->stopping))
+            reader_release(s, &conn);
+        if (s->stopping)
+            break;
+        if (s->rhead == NULL || s->reopening) {
+            pthread_cond_wait(&s->read_wake, &s->lock);
+            continue;
+        }
+        struct store_read *r = s->rhead;
+        s->rhead = r->next;
+        if (s->rhead == NULL)
+            s->rtail = NULL;
+        r->next = NULL;
+        bool skip = r->cancelled;
+        bool need_open = !skip && conn == NULL;
+        if (need_open)
+            s->conns_open++;
+        pthread_mutex_unlock(&s->lock);
+        if (need_open) {
+            struct mxtls_diag d = {0};
+            int err = cache_backend_open(s->ops->name, &s->bo, &conn, &d);
+            if (err < 0) {
+                conn = NULL;
+                r->row.status = err;
+                snprintf(r->row.why, sizeof(r->row.why), "%s", d.what);
+            }
+        }
+        if (!skip && conn != NULL)
+            read_one(s, conn, r);
+        pthread_mutex_lock(&s->lock);
+        if (need_open && conn == NULL) {
+            s->conns_open--;
+            pthread_cond_broadcast(&s->gate);
+        }
+        if (!skip) {
+            s->h.reads++;
+            if (r->row.status == 0)
+                s->h.read_hits++;
+            else if (r->row.status == MXTLS_EINVAL)
+                s->h.read_invalid++;
+            else if (r->row.status != MXTLS_ENOTFOUND)
+                s->h.read_failed++;
+        }
+        if (!skip && r->row.status < 0 && r->row.status != MXTLS_ENOTFOUND &&
+            r->row.status != MXTLS_EINVAL && r->row.status != MXTLS_EAGAIN)
+            reader_release(s, &conn); /* unusable: the next read opens it again */
+        if (s->dtail != NULL)
+            s->dtail->next = r;
+        else
+            s->dhead = r;
+        s->dtail = r;
+        if (!s->notified) {
+            s->notified = true;
+            ssize_t w = write(s->pipe_wr, "r", 1); /* one byte per wakeup: never full */
+            (void)w;
+        }
+    }
+    reader_release(s, &conn);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* store_get - queue a read for a reader thread */
+struct store_read *store_get(struct store *s, const char *domain, store_read_cb cb, void *arg)
+{
+    struct store_read *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    r->s = s;
+    r->cb = cb;
+    r->arg = arg;
+    pthread_mutex_lock(&s->lock);
+    if (s->rtail != NULL)
+        s->rtail->next = r;
+    else
+        s->rhead = r;
+    s->rtail = r;
+    pthread_cond_signal(&s->read_wake);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* store_read_cancel - mark r; the reader or store_dispatch frees it without a call */
+void store_read_cancel(struct store_read *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->s->lock);
+    r->cancelled = true;
+    pthread_mutex_unlock(&r->s->lock);
+}
+
+/* store_event_fd - the pipe's read end */
+int store_event_fd(const struct store *s)
+{
+    return s->pipe_rd;
+}
+
+/* store_dispatch - call the answered reads' callbacks (loop thread) */
+size_t store_dispatch(struct store *s)
+{
+    char buf[64];
+    while (read(s->pipe_rd, buf, sizeof(buf)) > 0)
+        continue;
+    pthread_mutex_lock(&s->lock);
+    struct store_read *list = s->dhead;
+    s->dhead = s->dtail = NULL;
+    s->notified = false;
+    pthread_mutex_unlock(&s->lock);
+    size_t n = 0;
+    while (list != NULL) {
+        struct store_read *r = list;
+        list = r->next;
+        /* checked just before the call: an earlier callback may cancel r */
+        pthread_mutex_lock(&s->lock);
+        bool live = !r->cancelled;
+        pthread_mutex_unlock(&s->lock);
+        if (live) {
+            r->cb(&r->row, r->arg);
+            n++;
+        }
+        row_finish(&r->row);
+        free(r);
+    }
+    return n;
+}
+
+/* on_pipe - the loop's event on the pipe */
+static void on_pipe(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_dispatch(arg);
+}
+
+/* free_reads - reads never delivered (store_close): no callbacks */
+static void free_reads(struct store_read *list)
+{
+    while (list != NULL) {
+        struct store_read *r = list;
+        list = r->next;
+        row_finish(&r->row);
+        free(r);
+    }
+}
+
+/* store_open - open the backend and start the worker and the readers */
 struct store *store_open(const char *path, const struct store_config *sc, struct mxtls_diag *diag)
 {
     struct store *s = calloc(1, sizeof(*s));
@@ -391,32 +652,80 @@ struct store *store_open(const char *path, const struct store_config *sc, struct
     if (sc != NULL)
         s->cfg = *sc;
     if (s->cfg.busy_ms == 0)
-        s->cfg.busy_ms = CACHE_SQLITE_BUSY_MS;
+        s->cfg.busy_ms = STORE_BUSY_MS;
     if (s->cfg.queue_max == 0)
         s->cfg.queue_max = STORE_QUEUE_MAX;
     if (s->cfg.lag_warning_ms == 0)
         s->cfg.lag_warning_ms = STORE_LAG_WARNING_MS;
     snprintf(s->h.path, sizeof(s->h.path), "%s", path);
+    s->pipe_rd = s->pipe_wr = -1;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->read_wake, NULL);
+    pthread_cond_init(&s->gate, NULL);
     /* The worker's deadlines are monotonic: a wall-clock step must not stall retries. */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &ca);
     pthread_condattr_destroy(&ca);
-    if (cache_sqlite_open(path, &s->db, diag) < 0) {
+    s->bo.path = s->path;
+    s->bo.busy_ms = s->cfg.busy_ms;
+    s->bo.base = s->cfg.base;
+    s->bo.cf = s->cfg.cf;
+    const char *type = s->cfg.type != NULL ? s->cfg.type : "sqlite";
+    if (cache_backend_open(type, &s->bo, &s->db, diag) < 0) {
         store_close(s);
         return NULL;
     }
-    cache_sqlite_set_busy_timeout(s->db, s->cfg.busy_ms);
+    s->ops = s->db->ops;
+    if ((s->ops->flags & CACHE_BACKEND_BLOCKING) == 0) {
+        mxtls_diag_set(diag, MXTLS_EINVAL, 0,
+                       "cache type %s: an asynchronous backend, which the store does not drive "
+                       "yet",
+                       type);
+        store_close(s);
+        return NULL;
+    }
     remember_inode(s);
     s->next_check_ms = now_ms() + STORE_CHECK_MS;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        mxtls_diag_set(diag, MXTLS_EIO, 0, "cache: cannot make the readers' pipe: %s",
+                       strerror(errno));
+        store_close(s);
+        return NULL;
+    }
+    s->pipe_rd = fds[0];
+    s->pipe_wr = fds[1];
+    if (s->cfg.base != NULL) {
+        s->ev = event_new(s->cfg.base, s->pipe_rd, EV_READ | EV_PERSIST, on_pipe, s);
+        if (s->ev == NULL || event_add(s->ev, NULL) < 0) {
+            mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "cache: cannot watch the readers' pipe");
+            store_close(s);
+            return NULL;
+        }
+    }
     if (pthread_create(&s->thread, NULL, worker, s) != 0) {
         mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "cannot start the cache writer thread");
         store_close(s);
         return NULL;
     }
     s->started = true;
+    /* cache.threads: the readers that serve misses, each with its own connection */
+    long want = s->cfg.readers > 0 ? (long)s->cfg.readers : sysconf(_SC_NPROCESSORS_ONLN);
+    if (want < 1)
+        want = 1;
+    if (want > STORE_READERS_MAX)
+        want = STORE_READERS_MAX;
+    while (s->n_readers < (unsigned)want &&
+           pthread_create(&s->readers[s->n_readers], NULL, reader, s) == 0)
+        s->n_readers++;
+    if (s->n_readers == 0) {
+        mxtls_diag_set(diag, MXTLS_ENOMEM, 0, "cannot start a cache reader thread");
+        store_close(s);
+        return NULL;
+    }
+    s->h.readers = s->n_readers;
     return s;
 }
 
@@ -426,15 +735,17 @@ struct store *store_open(const char *path, const struct store_config *sc, struct
  * and now holds none was truncated, replaced or deleted: say so loudly, since
  * every MTA-STS domain it protected is unprotected until fetched again.
  */
-int store_load(struct store *s, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
+int store_load(struct store *s, cache_backend_walk_fn cb, void *arg, size_t *n_invalid,
                struct mxtls_diag *diag)
 {
     long long had = read_state(s);
     pthread_mutex_lock(&s->lock);
-    int err = cache_sqlite_each(s->db, cb, arg, n_invalid, diag);
+    int err = s->ops->walk(s->db, cb, arg, n_invalid, diag);
     size_t rows = 0;
     struct mxtls_diag cd = {0};
-    int cerr = err < 0 ? err : cache_sqlite_count(s->db, &rows, &cd);
+    int cerr = err < 0                 ? err
+               : s->ops->count != NULL ? s->ops->count(s->db, &rows, &cd)
+                                       : MXTLS_ENOTFOUND;
     if (cerr == 0 && had > 0 && rows == 0) {
         s->h.shrank = true;
         s->h.shrank_from = (size_t)had;
@@ -589,24 +900,37 @@ void store_close(struct store *s)
 {
     if (s == NULL)
         return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    s->failing = false; /* one last attempt, at once */
+    pthread_cond_signal(&s->wake);
+    pthread_cond_broadcast(&s->read_wake);
+    pthread_mutex_unlock(&s->lock);
+    for (unsigned i = 0; i < s->n_readers; i++)
+        pthread_join(s->readers[i], NULL);
     if (s->started) {
-        pthread_mutex_lock(&s->lock);
-        s->stopping = true;
-        s->failing = false; /* one last attempt, at once */
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
         if (s->db != NULL && s->state_dirty)
             write_state(s);
     }
+    free_reads(s->rhead);
+    free_reads(s->dhead);
+    if (s->ev != NULL)
+        event_free(s->ev);
+    if (s->pipe_rd >= 0)
+        close(s->pipe_rd);
+    if (s->pipe_wr >= 0)
+        close(s->pipe_wr);
     while (s->head != NULL) {
         struct store_op *op = s->head;
         s->head = op->next;
         op_free(op);
     }
-    cache_sqlite_close(s->db);
+    cache_backend_close(s->db);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->read_wake);
+    pthread_cond_destroy(&s->gate);
     table_free(s->queued_by_domain);
     free(s->path);
     free(s->state_path);

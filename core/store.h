@@ -1,10 +1,19 @@
 /*
- * store - write-behind persistence of the MTA-STS cache, off the event loop.
+ * store - write-behind persistence of the MTA-STS cache, and its read path on
+ * a miss, off the event loop.
  *
  * The daemon answers from memory; every change of a cached policy is also
- * queued here and written to the SQLite file (io/cache_sqlite) by one worker
- * thread, so a slow disk or a locked database never stalls Postfix. At
- * startup, before the loop runs, store_load replays the file into memory.
+ * queued here and written to the cache backend (io/cache_backend.h: the
+ * backend named by cache.type, today "sqlite", io/cache_sqlite.c) by one
+ * worker thread, so a slow disk or a locked database never stalls Postfix. At
+ * startup, before the loop runs, store_load replays the backend into memory.
+ *
+ * On a miss in memory the cache asks store_get: one of the store's reader
+ * threads (cache.threads of them, each with its own connection) reads the
+ * record, the store re-parses its policy text (a corrupted or foreign record
+ * is absent and counted, never applied), and the answer comes back to the
+ * loop through a pipe (store_event_fd; with a base the store dispatches it
+ * itself), so a backend shared by several daemons is read, not just written.
  *
  * The window between an answer and its commit is kept small and visible
  * (issue 17, item 8): the queue holds at most one write per domain (a newer
@@ -33,25 +42,56 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cache_sqlite.h"
+#include "cache_backend.h"
 #include "mxtls/diag.h"
+#include "mxtls/sts_policy.h"
 
 #define STORE_QUEUE_MAX      100000 /* store_queue_max default */
+#define STORE_BUSY_MS        5000   /* cache.timeout default: wait for a lock */
 #define STORE_LAG_WARNING_MS 5000   /* store_lag_warning default */
 #define STORE_RETRY_MS       1000   /* a failed batch is retried this often */
 #define STORE_CHECK_MS       1000   /* the file's inode is checked this often */
 #define STORE_STATE_SUFFIX   ".state"
 #define STORE_STATE_WRITE_S  10 /* the side record is rewritten at most this often */
 #define STORE_WANT_REPERSIST 1  /* store_watch: write every cached policy again */
+#define STORE_READERS_MAX    16 /* reader threads at most (cache.threads) */
 
+struct event_base;
 struct store;
+struct store_read; /* a read in flight (store_get) */
 
-/* The limits of a store (the configuration's cache.timeout, store_queue_max, store_lag_warning). */
+/*
+ * The limits of a store (the configuration's cache.type, cache.threads,
+ * cache.timeout, store_queue_max, store_lag_warning).
+ */
 struct store_config {
-    unsigned busy_ms;        /* wait this long for another process's lock */
-    size_t queue_max;        /* domains queued at most; 0: STORE_QUEUE_MAX */
-    unsigned lag_warning_ms; /* warn when the oldest write waits longer; 0: default */
+    const char *type;              /* the backend (cache_backend_open); NULL: "sqlite" */
+    unsigned busy_ms;              /* wait this long for another process's lock */
+    size_t queue_max;              /* domains queued at most; 0: STORE_QUEUE_MAX */
+    unsigned lag_warning_ms;       /* warn when the oldest write waits longer; 0: default */
+    unsigned readers;              /* reader threads; 0: the number of CPUs; <= READERS_MAX */
+    struct event_base *base;       /* reads are delivered on it; NULL: store_dispatch */
+    const struct config_cache *cf; /* passed to the backend (cache_backend_options) */
 };
+
+/*
+ * One record read on a miss (store_get), valid during the callback only.
+ * status: 0 found (e and policy filled; policy parsed from e.policy_text by
+ * the store, the callback may move it out and set have_policy false),
+ * MXTLS_ENOTFOUND no record, MXTLS_EINVAL a record that is invalid (corrupt,
+ * foreign: counted, why says what), or another negative code when the
+ * backend failed (why says it). Absent in every case but 0.
+ */
+struct store_row {
+    int status;
+    struct cache_entry e;
+    struct sts_policy policy;
+    bool have_policy;
+    char why[MXTLS_DIAG_WHAT_MAX];
+};
+
+/* store_read_cb - a read's answer, on the loop thread. */
+typedef void (*store_read_cb)(struct store_row *row, void *arg);
 
 /* What store_health reports (a snapshot). */
 struct store_health {
@@ -69,24 +109,51 @@ struct store_health {
     size_t shrank_from;      /* at load: rows the last run had, when the file now has none */
     bool shrank;             /* at load: the file lost everything since the last run */
     char start_warning[320]; /* what was logged about it, "" when nothing */
+    uint64_t reads;          /* misses read from the backend (store_get answered) */
+    uint64_t read_hits;      /* of which found a valid record */
+    uint64_t read_invalid;   /* of which found an invalid record (absent, counted) */
+    uint64_t read_failed;    /* of which the backend failed */
+    unsigned readers;        /* reader threads */
 };
 
 /*
- * store_open - open (create) the database at path with the limits of sc
- * (NULL: defaults) and start the worker; NULL with diag filled on failure.
+ * store_open - open (create) the backend sc->type at path with the limits of
+ * sc (NULL: defaults) and start the writer and the reader threads; NULL with
+ * diag filled on failure (an unknown type names the known ones; a backend
+ * that is not blocking is refused: the store drives only those today).
  */
 struct store *store_open(const char *path, const struct store_config *sc, struct mxtls_diag *diag);
 
 /*
- * store_load - call cb for every valid row (cache_sqlite_each); only before
+ * store_load - call cb for every valid row (the backend's walk); only before
  * the first store_put. cb must not call store_put or store_delete (the
  * connection is busy with the walk: it would deadlock). Invalid rows are
  * skipped and counted in *n_invalid. Compares the file with the side record
  * of the last run and logs a warning when it lost every row (or vanished).
  * Returns 0 or a negative MXTLS_E* code with diag filled.
  */
-int store_load(struct store *s, cache_sqlite_each_fn cb, void *arg, size_t *n_invalid,
+int store_load(struct store *s, cache_backend_walk_fn cb, void *arg, size_t *n_invalid,
                struct mxtls_diag *diag);
+
+/*
+ * store_get - read domain's record on a reader thread; cb(row, arg) is
+ * called once, later, on the loop (from the base's event, or from
+ * store_dispatch), never from inside this call, unless store_read_cancel
+ * comes first. Returns the read (a handle for cancel, valid until the
+ * callback or the cancel), or NULL when out of memory.
+ */
+struct store_read *store_get(struct store *s, const char *domain, store_read_cb cb, void *arg);
+
+/* store_read_cancel - r's callback will not be called; the store frees r. */
+void store_read_cancel(struct store_read *r);
+
+/*
+ * store_event_fd - readable when reads are answered; store_dispatch then
+ * calls their callbacks and returns how many (for a caller without a base:
+ * tests). With a base the store does both itself.
+ */
+int store_event_fd(const struct store *s);
+size_t store_dispatch(struct store *s);
 
 /* store_put - queue a copy of e to be written; never blocks on the disk. */
 void store_put(struct store *s, const struct cache_entry *e);
@@ -104,7 +171,10 @@ int store_watch(struct store *s);
 /* store_health - a snapshot of the backlog and the file's history; s may be NULL. */
 void store_health(const struct store *s, struct store_health *h);
 
-/* store_close - write what is queued, stop the worker, close; NULL is a no-op. */
+/*
+ * store_close - write what is queued, stop the threads, close; reads not
+ * delivered are dropped without their callbacks. NULL is a no-op.
+ */
 void store_close(struct store *s);
 
 #endif

@@ -5,6 +5,7 @@
 #include "sts_cache.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -58,6 +59,7 @@ struct sts_refresh {
     struct inflight in; /* the waiters, the cache's running list */
     struct sts_cache *cache;
     struct sts_entry *entry;
+    struct store_read *read; /* a miss: the store's read in flight, before the DNS */
     unsigned timeout_ms;
     bool force_fetch; /* proactive renewal before expiry */
     bool proactive;
@@ -74,6 +76,7 @@ struct sts_cache {
     struct sts_entry *newest, *oldest; /* use order, kept when limit > 0 */
     struct inflight_list running;      /* refreshes in flight */
     uint32_t resolver_temp_s;          /* sts_resolver_failure_temp, 0 = off */
+    bool read_failing;                 /* the store's reads fail (logged once) */
     /* proactive refresh queue */
     char **queue;
     size_t queue_len, queue_pos;
@@ -321,9 +324,9 @@ static void entry_free(struct sts_cache *c, struct sts_entry *e)
  * without a policy first, but not keep (the one being asked for) nor one with
  * a refresh running (the refresh and its waiters point at it). Only the
  * internal cache has a limit: it is what cache_size means there, as in
- * postfix-mta-sts-resolver. With a store nothing is evicted: memory is the
- * only read path, and a policy dropped from it could not be applied when a
- * later fetch fails (RFC 8461 §3.3).
+ * postfix-mta-sts-resolver. With a store nothing is evicted: a policy
+ * dropped from memory could not be applied when a later fetch fails (RFC
+ * 8461 §3.3) should the store's read fail too.
  */
 static void evict(struct sts_cache *c, const struct sts_entry *keep)
 {
@@ -475,6 +478,98 @@ static void answer_fill(struct sts_answer *a, const struct sts_entry *e,
 static struct sts_refresh *refresh_start(struct sts_cache *c, struct sts_entry *e,
                                          unsigned timeout_ms, bool force_fetch);
 
+static void on_txt(const struct dns_answer *a, void *arg);
+
+/*
+ * on_row - a miss's read from the store (store_get), back on the loop. A
+ * valid, unexpired record is installed exactly as sts_cache_load installs a
+ * row at startup (load_row), and the refresh then goes on as sts_cache_query
+ * would have gone on had the entry been loaded then: a policy checked less
+ * than cache_grace ago is answered as cached (RFC 8461 §5.1), otherwise the
+ * _mta-sts TXT record is checked (§3.3: fetch again only for a new id), and a
+ * cached policy keeps applying when that fails (§5.1). No record, an invalid
+ * one (counted by the store) or a failing store: the ordinary refresh.
+ */
+static void on_row(struct store_row *row, void *arg)
+{
+    struct sts_refresh *r = arg;
+    struct sts_cache *c = r->cache;
+    struct sts_entry *e = r->entry;
+    int64_t t = now(c);
+    r->read = NULL;
+    if (row->status == 0 && e->policy == NULL) {
+        row->have_policy = false; /* taken */
+        struct sts_policy_ref *p = policy_ref_make(row->e.id, &row->policy);
+        if (p != NULL) {
+            p->fetched_at = row->e.fetched_at;
+            if (expired(p, t)) { /* RFC 8461 §5.1: past max_age, absent */
+                sts_policy_unref(p);
+                p = NULL;
+            }
+        }
+        if (p != NULL) {
+            e->policy = p;
+            e->checked_at = row->e.checked_at;
+            /* as load_row; a later failure this daemon saw itself is kept */
+            if (row->e.failed_at != 0 && note_get(e) != NULL &&
+                row->e.failed_at > e->note->failed_at)
+                e->note->failed_at = row->e.failed_at;
+            log_msg(LOG_LEVEL_INFO,
+                    "%s: MTA-STS policy id %s read from the cache store: mode %s, fetched %" PRId64
+                    " s ago",
+                    e->domain, p->id, sts_mode_name(p->policy.mode), t - p->fetched_at);
+        }
+    } else if (row->status == MXTLS_EINVAL) {
+        log_msg(LOG_LEVEL_WARN, "cache: invalid record for %s ignored (counted): %s", e->domain,
+                row->why);
+    }
+    bool failing = row->status < 0 && row->status != MXTLS_ENOTFOUND && row->status != MXTLS_EINVAL;
+    if (failing && !c->read_failing)
+        log_msg(LOG_LEVEL_WARN, "cache: cannot read the cache store: %s (misses go to the network)",
+                row->why);
+    else if (!failing && c->read_failing)
+        log_msg(LOG_LEVEL_INFO, "cache: reads from the cache store work again");
+    c->read_failing = failing;
+    if (e->policy != NULL && t - e->checked_at < c->grace) {
+        snprintf(r->id, sizeof(r->id), "%s", e->policy->id);
+        refresh_done(r, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR);
+        return;
+    }
+    char name[DOMAIN_BUF_SIZE + 16];
+    snprintf(name, sizeof(name), "_mta-sts.%s", e->domain);
+    if (lookup(r, name, DNS_RR_TXT, on_txt) < 0) {
+        set_reason(e, "cannot start the _mta-sts lookup");
+        refresh_done(r, e->policy ? DECIDE_STS_FAILED : DECIDE_STS_NO_RECORD, true,
+                     DECIDE_STS_FETCH_ERROR);
+    }
+}
+
+/*
+ * begin - start what a query that cannot be answered from memory needs: with
+ * a store and no policy in memory (a miss), read the store first, so a
+ * policy another daemon sharing the backend fetched is used (on_row);
+ * otherwise the refresh. NULL when out of memory or the lookup was refused.
+ */
+static struct sts_refresh *begin(struct sts_cache *c, struct sts_entry *e, unsigned timeout_ms)
+{
+    if (c->store == NULL || e->policy != NULL)
+        return refresh_start(c, e, timeout_ms, false);
+    struct sts_refresh *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->cache = c;
+    r->entry = e;
+    r->timeout_ms = timeout_ms;
+    r->read = store_get(c->store, e->domain, on_row, r);
+    if (r->read == NULL) {
+        free(r);
+        return refresh_start(c, e, timeout_ms, false);
+    }
+    inflight_start(&r->in, &c->running, NULL);
+    e->refresh = r;
+    return r;
+}
+
 /* sts_cache_query - answer from memory or join/start a refresh */
 int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms,
                     struct sts_answer *out, sts_callback cb, void *arg, struct sts_wait **wait)
@@ -499,7 +594,7 @@ int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms
     struct sts_wait *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return MXTLS_ENOMEM;
-    if (e->refresh == NULL && refresh_start(c, e, timeout_ms, false) == NULL) {
+    if (e->refresh == NULL && begin(c, e, timeout_ms) == NULL) {
         free(w);
         /* The resolver refused the lookup (out of memory): say so, fail closed
          * is not needed for MTA-STS, a cached policy still applies. */
@@ -527,6 +622,7 @@ void sts_wait_cancel(struct sts_wait *w)
 /* refresh_free - unlink and free a refresh and its waiters */
 static void refresh_free(struct sts_refresh *r)
 {
+    store_read_cancel(r->read); /* the store frees it */
     inflight_finish(&r->in);
     if (r->entry->refresh == r)
         r->entry->refresh = NULL;

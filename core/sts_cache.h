@@ -6,7 +6,11 @@
  * record, a policy (fresh or cached), or a failure (with the cached policy
  * that still applies, if any). A cached policy younger than cache_grace is
  * answered at once without I/O. Otherwise one refresh per domain runs, shared
- * by every query that arrives meanwhile: `_mta-sts.<d>` TXT lookup; same id
+ * by every query that arrives meanwhile. When memory holds no policy for the
+ * domain and a store is open, the refresh first reads the store (store_get,
+ * off the loop: a backend shared by several daemons), and a record found
+ * there is installed as if loaded at startup (sts_cache_load) before the
+ * refresh goes on as a query of that entry would. Then: `_mta-sts.<d>` TXT lookup; same id
  * as the cached policy -> the cached policy, re-checked; new id -> resolve
  * mta-sts.<d> with our own resolver and fetch the policy over HTTPS
  * (io/fetch.c), parse it, cache it, persist it (store.c). A failed fetch of an

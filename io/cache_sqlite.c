@@ -12,11 +12,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 struct cache_sqlite {
+    struct cache_backend base; /* first: the backend table's view of it */
     sqlite3 *db;
     char *path; /* for messages */
     sqlite3_stmt *put;
@@ -132,15 +134,6 @@ static int norm_domain(const char *domain, char *out, struct mxtls_diag *diag)
     return domain_normalize(domain, len, out, DOMAIN_BUF_SIZE, diag);
 }
 
-/* cache_entry_finish - free what e owns (policy_text) and leave it empty */
-void cache_entry_finish(struct cache_entry *e)
-{
-    if (e == NULL)
-        return;
-    free(e->policy_text);
-    memset(e, 0, sizeof(*e));
-}
-
 /* cache_sqlite_close - finalise statements and close; NULL is a no-op */
 void cache_sqlite_close(struct cache_sqlite *c)
 {
@@ -246,7 +239,14 @@ static int prepare(struct cache_sqlite *c, const char *sql, sqlite3_stmt **st,
 static int create_file(const char *path, struct mxtls_diag *diag)
 {
     /* SQLite would create it 0644: policies are not secret, but the cache
-     * is the daemon's own state and nobody else should write or read it. */
+     * is the daemon's own state and nobody else should write or read it.
+     * An existing file is not opened here: closing a descriptor of it would
+     * drop every POSIX lock this process holds on it, those of the other
+     * connections SQLite has open to it (the store's writer and readers)
+     * included. */
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 0;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
     if (fd < 0)
@@ -441,13 +441,14 @@ bad:
     return rc;
 }
 
-/* cache_sqlite_get - load the entry for domain */
-int cache_sqlite_get(struct cache_sqlite *c, const char *domain, struct cache_entry *out,
-                     struct mxtls_diag *diag)
+/* get_row - the row for domain into *out; *invalid set when a row exists but is bad */
+static int get_row(struct cache_sqlite *c, const char *domain, struct cache_entry *out,
+                   bool *invalid, struct mxtls_diag *diag)
 {
     char dom[DOMAIN_BUF_SIZE];
     int rc;
 
+    *invalid = false;
     if (out == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no output entry");
     memset(out, 0, sizeof(*out));
@@ -459,15 +460,24 @@ int cache_sqlite_get(struct cache_sqlite *c, const char *domain, struct cache_en
     rc = sqlite3_bind_text(c->get, 1, dom, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(c->get);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         rc = load_row(c, c->get, out, NULL, diag);
-    else if (rc == SQLITE_DONE)
+        *invalid = rc == MXTLS_ENOTFOUND;
+    } else if (rc == SQLITE_DONE)
         rc = mxtls_diag_set(diag, MXTLS_ENOTFOUND, 0, "%s: no cached policy", dom);
     else
         rc = db_fail(c, rc, "reading a policy", diag);
     sqlite3_reset(c->get);
     sqlite3_clear_bindings(c->get);
     return rc;
+}
+
+/* cache_sqlite_get - load the entry for domain (absent and invalid: ENOTFOUND) */
+int cache_sqlite_get(struct cache_sqlite *c, const char *domain, struct cache_entry *out,
+                     struct mxtls_diag *diag)
+{
+    bool invalid;
+    return get_row(c, domain, out, &invalid, diag);
 }
 
 /* cache_sqlite_delete - remove the row for domain */
@@ -606,3 +616,107 @@ int cache_sqlite_count(struct cache_sqlite *c, size_t *n, struct mxtls_diag *dia
     sqlite3_finalize(st);
     return rc;
 }
+
+/* The "sqlite" backend's table: thin wrappers over the calls above. */
+
+/* be_open - one connection to options.path with its busy timeout */
+static int be_open(const struct cache_backend_options *o, struct cache_backend **out,
+                   struct mxtls_diag *diag)
+{
+    struct cache_sqlite *c = NULL;
+    *out = NULL;
+    if (o == NULL || o->path == NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: sqlite needs a file name");
+    int rc = cache_sqlite_open(o->path, &c, diag);
+    if (rc < 0)
+        return rc;
+    if (o->busy_ms > 0)
+        cache_sqlite_set_busy_timeout(c, o->busy_ms);
+    c->base.ops = &cache_sqlite_backend;
+    *out = &c->base;
+    return 0;
+}
+
+/* be_conn - the connection behind b */
+static struct cache_sqlite *be_conn(struct cache_backend *b)
+{
+    return (struct cache_sqlite *)(void *)b;
+}
+
+/* be_close - cache_sqlite_close */
+static void be_close(struct cache_backend *b)
+{
+    cache_sqlite_close(be_conn(b));
+}
+
+/* be_get - a row that exists but is invalid is MXTLS_EINVAL: absent, and counted */
+static int be_get(struct cache_backend *b, const char *domain, struct cache_entry *out,
+                  struct mxtls_diag *diag)
+{
+    bool invalid;
+    int rc = get_row(be_conn(b), domain, out, &invalid, diag);
+    if (rc == MXTLS_ENOTFOUND && invalid) {
+        if (diag != NULL)
+            diag->code = MXTLS_EINVAL;
+        return MXTLS_EINVAL;
+    }
+    return rc;
+}
+
+/* be_put - cache_sqlite_put */
+static int be_put(struct cache_backend *b, const struct cache_entry *e, struct mxtls_diag *diag)
+{
+    return cache_sqlite_put(be_conn(b), e, diag);
+}
+
+/* be_del - cache_sqlite_delete */
+static int be_del(struct cache_backend *b, const char *domain, struct mxtls_diag *diag)
+{
+    return cache_sqlite_delete(be_conn(b), domain, diag);
+}
+
+/* be_walk - cache_sqlite_each */
+static int be_walk(struct cache_backend *b, cache_backend_walk_fn cb, void *arg, size_t *n_invalid,
+                   struct mxtls_diag *diag)
+{
+    return cache_sqlite_each(be_conn(b), cb, arg, n_invalid, diag);
+}
+
+/* be_begin - cache_sqlite_begin */
+static int be_begin(struct cache_backend *b, struct mxtls_diag *diag)
+{
+    return cache_sqlite_begin(be_conn(b), diag);
+}
+
+/* be_commit - cache_sqlite_commit */
+static int be_commit(struct cache_backend *b, struct mxtls_diag *diag)
+{
+    return cache_sqlite_commit(be_conn(b), diag);
+}
+
+/* be_rollback - cache_sqlite_rollback */
+static void be_rollback(struct cache_backend *b)
+{
+    cache_sqlite_rollback(be_conn(b));
+}
+
+/* be_count - cache_sqlite_count */
+static int be_count(struct cache_backend *b, size_t *n, struct mxtls_diag *diag)
+{
+    return cache_sqlite_count(be_conn(b), n, diag);
+}
+
+const struct cache_backend_ops cache_sqlite_backend = {
+    .name = "sqlite",
+    .flags = CACHE_BACKEND_BLOCKING | CACHE_BACKEND_FILE,
+    .open = be_open,
+    .close = be_close,
+    .get = be_get,
+    .put = be_put,
+    .del = be_del,
+    .walk = be_walk,
+    .begin = be_begin,
+    .commit = be_commit,
+    .rollback = be_rollback,
+    .count = be_count,
+};

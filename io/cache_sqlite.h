@@ -4,7 +4,10 @@
  * RFC 8461 §5.1 relies on senders remembering policies across restarts: a
  * cached policy keeps applying while the DNS or HTTPS side is unavailable.
  * mxtlsd keeps an in-memory cache and writes through to this store from a
- * worker thread; at startup it reloads everything with cache_sqlite_each().
+ * worker thread; at startup it reloads everything with cache_sqlite_each(),
+ * and on a miss in memory it reads the row from a reader thread. This file is
+ * the "sqlite" cache backend (cache_backend.h: the struct cache_entry record
+ * and the table core/store.c drives).
  *
  * One row per policy domain holds the record id, three caller-supplied
  * timestamps and the canonical policy text (sts_policy_format output). The
@@ -32,38 +35,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache_backend.h"
 #include "mxtls/diag.h"
-#include "mxtls/domain.h"
-#include "mxtls/sts_policy.h"
-#include "mxtls/sts_record.h"
 
 #define CACHE_SQLITE_SCHEMA_VERSION 1    /* PRAGMA user_version of files we write */
 #define CACHE_SQLITE_BUSY_MS        5000 /* wait for a lock (cache.timeout_ms default) */
 
 struct cache_sqlite; /* opaque: one connection and its prepared statements */
 
-/* One cached policy. Embedded: cache_entry_finish() releases policy_text. */
-struct cache_entry {
-    char domain[DOMAIN_BUF_SIZE];   /* policy domain, normalised (domain_normalize) */
-    char id[STS_RECORD_ID_MAX + 1]; /* TXT record id, RFC 8461 §3.1 */
-    int64_t fetched_at;             /* when the policy was fetched (caller's clock) */
-    int64_t checked_at;             /* last TXT id check */
-    int64_t failed_at;              /* last failed fetch, 0 = none */
-    char *policy_text;              /* canonical policy, NUL-terminated, owned */
-    size_t policy_len;              /* octets in policy_text, <= STS_POLICY_BODY_MAX */
-    /* cache_sqlite_each only (NULL elsewhere): policy_text already parsed,
-     * valid during the callback, which may move *policy out and set this to
-     * NULL (it then owns it: sts_policy_finish); otherwise it is finished */
-    struct sts_policy *policy;
-};
-
 /*
- * cache_sqlite_each_fn - called by cache_sqlite_each() once per valid row.
- * e is valid only during the call; the callback may take e->policy_text by
- * setting it to NULL (it then frees it). It must not modify the cache. A
- * non-zero return stops the walk and is returned by cache_sqlite_each().
+ * cache_sqlite_backend - this file as a cache backend (cache_backend.h):
+ * "sqlite", blocking, a FILE; open takes options.path and options.busy_ms;
+ * get returns MXTLS_EINVAL for a row that exists but is invalid (the other
+ * calls below say MXTLS_ENOTFOUND for both). Registered by cache_backend.c.
  */
-typedef int (*cache_sqlite_each_fn)(struct cache_entry *e, void *arg);
+extern const struct cache_backend_ops cache_sqlite_backend;
+
+/* cache_sqlite_each_fn - cache_backend_walk_fn (cache_backend.h) */
+typedef cache_backend_walk_fn cache_sqlite_each_fn;
 
 /*
  * cache_sqlite_open - open the cache database at path, creating the file
@@ -135,8 +124,5 @@ void cache_sqlite_rollback(struct cache_sqlite *c);
 
 /* cache_sqlite_count - the number of rows, valid or not, into *n. */
 int cache_sqlite_count(struct cache_sqlite *c, size_t *n, struct mxtls_diag *diag);
-
-/* cache_entry_finish - free what e owns (policy_text) and leave it empty. */
-void cache_entry_finish(struct cache_entry *e);
 
 #endif

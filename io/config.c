@@ -860,7 +860,21 @@ static int sub_control(struct ctx *c, yaml_node_t *n, const char *path)
     return 0;
 }
 
+/*
+ * sub_tlsrpt_section - a top-level `tlsrpt:` mapping is the TLS-RPT reporter's
+ * section, read by io/tlsrpt_config.c (issue 12); a scalar there is still the
+ * per-zone key put at the wrong level.
+ */
+static int sub_tlsrpt_section(struct ctx *c, yaml_node_t *n, const char *path)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return 0;
+    return fail(c, n, MXTLS_EINVAL, path,
+                "a zone setting: put it under default_zone or zones.NAME");
+}
+
 static const struct key_spec top_keys[] = {
+    {"tlsrpt", K_SUB, 0, 0, 0, 0, sub_tlsrpt_section}, /* before the K_ZONEKEY entry below */
     /* host: an address or name for getaddrinfo; 253 is the longest name */
     {"host", K_STR, TOP(host), 0, 253, 0, NULL},
     {"port", K_PORT, TOP(port), 1, 65535, 0, NULL},

@@ -140,6 +140,85 @@ static bool same_name(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/*
+ * skip_name - advance *pos over a (possibly compressed) domain name in the
+ * message pkt of len octets (RFC 1035 §4.1.4). Returns 0, or -1 when the
+ * name runs past the end or a label type is unknown. A compression pointer
+ * ends the name here (its target is not followed: only its length matters).
+ */
+static int skip_name(const unsigned char *pkt, size_t len, size_t *pos)
+{
+    size_t p = *pos;
+    for (unsigned labels = 0; labels < 128; labels++) {
+        if (p >= len)
+            return -1;
+        unsigned c = pkt[p];
+        if ((c & 0xC0) == 0xC0) { /* pointer: two octets end the name */
+            if (p + 2 > len)
+                return -1;
+            *pos = p + 2;
+            return 0;
+        }
+        if ((c & 0xC0) != 0) /* RFC 6891 §5: extended label types are not used */
+            return -1;
+        if (c == 0) {
+            *pos = p + 1;
+            return 0;
+        }
+        p += 1 + c;
+    }
+    return -1;
+}
+
+/* get16, get32 - big-endian integers; the caller checked the bounds */
+static unsigned get16(const unsigned char *b)
+{
+    return (unsigned)b[0] << 8 | b[1];
+}
+
+static uint32_t get32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* dns_rrsig_scan - see dns.h */
+size_t dns_rrsig_scan(const unsigned char *pkt, size_t len, int64_t now, int64_t *expire)
+{
+    enum { HEADER = 12, RR_RRSIG = 46, RRSIG_FIXED = 18 };
+    size_t pos = HEADER, found = 0;
+    int64_t earliest = 0;
+
+    *expire = 0;
+    if (pkt == NULL || len < HEADER)
+        return 0;
+    unsigned qd = get16(pkt + 4), an = get16(pkt + 6);
+    for (unsigned i = 0; i < qd; i++) {
+        if (skip_name(pkt, len, &pos) < 0 || pos + 4 > len)
+            return 0;
+        pos += 4; /* QTYPE, QCLASS */
+    }
+    for (unsigned i = 0; i < an; i++) {
+        if (skip_name(pkt, len, &pos) < 0 || pos + 10 > len)
+            return 0;
+        unsigned type = get16(pkt + pos);
+        size_t rdlen = get16(pkt + pos + 8);
+        pos += 10;
+        if (pos + rdlen > len)
+            return 0;
+        if (type == RR_RRSIG && rdlen >= RRSIG_FIXED) {
+            /* type covered 2, algorithm 1, labels 1, original TTL 4, expiration 4 */
+            uint32_t exp32 = get32(pkt + pos + 8);
+            int64_t t = now + (int32_t)(exp32 - (uint32_t)now);
+            if (found == 0 || t < earliest)
+                earliest = t;
+            found++;
+        }
+        pos += rdlen;
+    }
+    *expire = earliest;
+    return found;
+}
+
 static void probe_round(struct dns *dns);
 static void release_held(struct dns *dns);
 static void dns_destroy(struct dns *dns);
@@ -180,6 +259,9 @@ static void deliver(struct dns_query *q, int err, struct ub_result *res, bool ma
     }
     ans.status = res->secure ? DECIDE_DNS_SECURE : DECIDE_DNS_INSECURE;
     ans.why = NULL;
+    if (res->answer_packet != NULL && res->answer_len > 0)
+        ans.n_rrsig = dns_rrsig_scan(res->answer_packet, (size_t)res->answer_len,
+                                     (int64_t)time(NULL), &ans.rrsig_expire);
     if (ans.status == DECIDE_DNS_SECURE && !q->probe)
         validation_proven(dns); /* only a validated chain gives a secure answer */
     /* Anchors can stop working while we run (an RFC 5011 revocation, a

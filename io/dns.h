@@ -90,7 +90,26 @@ struct dns_answer {
     const struct dns_rdata *rdata;
     const char *why; /* for BOGUS and FAILED: libunbound's why_bogus, "timeout
                         after N ms", "SERVFAIL", ...; NULL otherwise */
+    /* DNSSEC health ahead of failure (issue 11): the RRSIG records of the
+       answer section of the response (the RRset's and those of a CNAME chain
+       followed), read from libunbound's answer_packet. n_rrsig is how many
+       were found; rrsig_expire the earliest signature expiration among them
+       as unix time (RFC 4034 §3.1.5, serial number arithmetic around now),
+       0 when there is none or the packet is unavailable or malformed. */
+    size_t n_rrsig;
+    int64_t rrsig_expire;
 };
+
+/*
+ * dns_rrsig_scan - the RRSIG records (RFC 4034 §3.1) in the answer section
+ * of the DNS message (pkt, len) in wire form: returns how many, and sets
+ * *expire to the earliest signature expiration among them as unix time,
+ * reading the 32-bit field with serial number arithmetic around now (RFC
+ * 4034 §3.1.5). A message that is short, truncated or malformed anywhere
+ * before or in its answer section gives 0 and *expire 0. Pure; never reads
+ * past len. This fills struct dns_answer's n_rrsig and rrsig_expire.
+ */
+size_t dns_rrsig_scan(const unsigned char *pkt, size_t len, int64_t now, int64_t *expire);
 
 /* Called exactly once per successful dns_query_start, unless dns_cancel or dns_free comes first. */
 typedef void (*dns_callback)(const struct dns_answer *answer, void *arg);

@@ -15,12 +15,30 @@
 
 #include "report_store.h"
 
-enum { ST_REPORT, ST_POLICY, ST_FAILURE, ST_BEGIN, ST_COMMIT, ST_N };
+enum {
+    ST_REPORT,
+    ST_POLICY,
+    ST_FAILURE,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_DKIM,
+    ST_N
+};
 
 struct report_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_N];
+    int batch; /* inside report_store_batch_begin .. _commit */
 };
+
+/* version 2: the DKIM verdict of an emailed report (added to a version 1 store on open) */
+#define DKIM_SCHEMA                                                                                \
+    "CREATE TABLE IF NOT EXISTS dkim("                                                             \
+    " report INTEGER PRIMARY KEY REFERENCES report(id), result TEXT NOT NULL, domain TEXT,"        \
+    " selector TEXT, from_domain TEXT, aligned INTEGER NOT NULL, reason TEXT);"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS report("
@@ -36,8 +54,7 @@ static const char schema[] =
     " policy INTEGER NOT NULL REFERENCES policy(id), result_type TEXT NOT NULL,"
     " sending_mta_ip TEXT, receiving_mx_hostname TEXT, receiving_mx_helo TEXT,"
     " receiving_ip TEXT, failed_session_count INTEGER NOT NULL,"
-    " additional_information TEXT, failure_reason_code TEXT);"
-    "";
+    " additional_information TEXT, failure_reason_code TEXT);" DKIM_SCHEMA;
 
 static const char *const stmt_sql[ST_N] = {
     "INSERT OR IGNORE INTO report(org, report_id, contact, start_time, end_time, quirks,"
@@ -49,6 +66,11 @@ static const char *const stmt_sql[ST_N] = {
     " failure_reason_code) VALUES(?,?,?,?,?,?,?,?,?)",
     "BEGIN IMMEDIATE",
     "COMMIT",
+    "SAVEPOINT report",
+    "RELEASE report",
+    "ROLLBACK TO report",
+    "INSERT INTO dkim(report, result, domain, selector, from_domain, aligned, reason)"
+    " VALUES(?,?,?,?,?,?,?)",
 };
 
 /* db_fail - diag from the connection's last error, as MXTLS_EIO or MXTLS_EAGAIN */
@@ -129,6 +151,17 @@ int report_store_open(const char *path, struct report_store **out, struct mxtls_
                  schema, REPORT_STORE_APP_ID, REPORT_STORE_VERSION);
         if ((rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
             err = db_fail(s->db, rc, "creating the schema", diag);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+    }
+    if (tables > 0 && ver < REPORT_STORE_VERSION) { /* version 1: no dkim table yet */
+        char sql[sizeof(DKIM_SCHEMA) + 128];
+
+        snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT", DKIM_SCHEMA,
+                 REPORT_STORE_VERSION);
+        if ((rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+            err = db_fail(s->db, rc, "upgrading the schema", diag);
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
         }
@@ -252,17 +285,60 @@ static int add_policy(struct report_store *s, int64_t report, const struct tlsrp
     return SQLITE_OK;
 }
 
-/* report_store_add - one report in one transaction, or a duplicate */
+/* add_dkim - the DKIM verdict row of report */
+static int add_dkim(struct report_store *s, int64_t report, const struct dkim_outcome *d)
+{
+    sqlite3_stmt *st = s->st[ST_DKIM];
+
+    sqlite3_bind_int64(st, 1, report);
+    bind_text(st, 2, dkim_verdict_name(d->result));
+    bind_text(st, 3, d->domain[0] != '\0' ? d->domain : NULL);
+    bind_text(st, 4, d->selector[0] != '\0' ? d->selector : NULL);
+    bind_text(st, 5, d->from_domain[0] != '\0' ? d->from_domain : NULL);
+    sqlite3_bind_int(st, 6, d->aligned);
+    bind_text(st, 7, d->reason[0] != '\0' ? d->reason : NULL);
+    return run(st);
+}
+
+/*
+ * undo - after a failed or duplicate add: roll the report back, to its
+ * savepoint inside a batch (the batch's earlier reports stay), or the whole
+ * transaction outside one. SQLite itself rolls a whole transaction back on
+ * some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM): then there is
+ * nothing left to undo and the batch is over (report_store_batch_open says 0).
+ */
+static void undo(struct report_store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        s->batch = 0;
+        return;
+    }
+    if (s->batch) {
+        run(s->st[ST_ROLLBACK_TO]);
+        if (run(s->st[ST_RELEASE]) != SQLITE_OK || sqlite3_get_autocommit(s->db))
+            s->batch = 0;
+        return;
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* report_store_add - one report in one transaction (or savepoint), or a duplicate */
 int report_store_add(struct report_store *s, const struct tlsrpt_report *r, const char *source,
-                     int64_t received, int *dup, struct mxtls_diag *diag)
+                     int64_t received, const struct dkim_outcome *dkim, int *dup,
+                     struct mxtls_diag *diag)
 {
     sqlite3_stmt *st = s->st[ST_REPORT];
     int64_t rid;
     int rc;
 
     *dup = 0;
-    if ((rc = run(s->st[ST_BEGIN])) != SQLITE_OK)
-        return db_fail(s->db, rc, "starting a transaction", diag);
+    if ((rc = run(s->st[s->batch ? ST_SAVEPOINT : ST_BEGIN])) != SQLITE_OK) {
+        int err = db_fail(s->db, rc, "starting a transaction", diag);
+
+        if (s->batch && sqlite3_get_autocommit(s->db))
+            s->batch = 0;
+        return err;
+    }
     bind_text(st, 1, r->organization_name);
     bind_text(st, 2, r->report_id);
     bind_text(st, 3, r->contact_info);
@@ -275,22 +351,61 @@ int report_store_add(struct report_store *s, const struct tlsrpt_report *r, cons
         goto fail;
     if (sqlite3_changes(s->db) == 0) { /* same organisation and report-id: stored once */
         *dup = 1;
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        undo(s);
         return 0;
     }
     rid = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; i < r->n_policies; i++)
         if ((rc = add_policy(s, rid, &r->policies[i])) != SQLITE_OK)
             goto fail;
-    if ((rc = run(s->st[ST_COMMIT])) != SQLITE_OK)
+    if (dkim != NULL && (rc = add_dkim(s, rid, dkim)) != SQLITE_OK)
+        goto fail;
+    if ((rc = run(s->st[s->batch ? ST_RELEASE : ST_COMMIT])) != SQLITE_OK)
         goto fail;
     return 0;
 fail : {
     int err = db_fail(s->db, rc, "storing the report", diag);
 
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    undo(s);
     return err;
 }
+}
+
+/* report_store_batch_begin - open one transaction for the following adds */
+int report_store_batch_begin(struct report_store *s, struct mxtls_diag *diag)
+{
+    int rc;
+
+    if (s->batch)
+        return 0;
+    if ((rc = run(s->st[ST_BEGIN])) != SQLITE_OK)
+        return db_fail(s->db, rc, "starting a transaction", diag);
+    s->batch = 1;
+    return 0;
+}
+
+/* report_store_batch_open - 1 while the batch's transaction is open */
+int report_store_batch_open(const struct report_store *s)
+{
+    return s->batch;
+}
+
+/* report_store_batch_commit - commit the batch; on failure it is rolled back */
+int report_store_batch_commit(struct report_store *s, struct mxtls_diag *diag)
+{
+    int rc;
+
+    if (!s->batch)
+        return 0;
+    s->batch = 0;
+    if ((rc = run(s->st[ST_COMMIT])) != SQLITE_OK) {
+        int err = db_fail(s->db, rc, "committing", diag);
+
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    return 0;
 }
 
 #define WHERE                                                                                      \
@@ -311,48 +426,108 @@ static const char *const query_sql[] = {
     [RQ_DAYS] =
         "SELECT p.policy_domain, p.policy_type, date(r.start_time, 'unixepoch'),"
         " sum(p.successful), sum(p.failed), 0, 0" WHERE " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    [RQ_DKIM] = "SELECT p.policy_domain, p.policy_type, coalesce(d.result, 'not-checked'),"
+                " count(DISTINCT r.id), 0, 0, 0" WHERE " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 };
+
+/*
+ * walk - prepare sql, bind filter f as ?1 (since) and ?2 (domain), and call
+ * each(st, ctx) for every row until it returns non-zero (returned as is).
+ */
+static int walk(struct report_store *s, const char *sql, const struct report_filter *f,
+                int (*each)(sqlite3_stmt *st, void *ctx), void *ctx, struct mxtls_diag *diag)
+{
+    sqlite3_stmt *st;
+    int rc, stop = 0;
+
+    if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return db_fail(s->db, rc, "preparing a query", diag);
+    sqlite3_bind_int64(st, 1, f->since);
+    bind_text(st, 2, f->domain);
+    while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        stop = each(st, ctx);
+    if (stop == 0 && rc != SQLITE_DONE)
+        stop = db_fail(s->db, rc, "reading the store", diag);
+    sqlite3_finalize(st);
+    return stop;
+}
+
+/* The caller's callback and argument, for the row converters below. */
+struct walk_ctx {
+    int (*row_fn)(void *arg, const struct report_row *row);
+    int (*dkim_fn)(void *arg, const struct report_dkim_row *row);
+    void *arg;
+};
+
+/* each_row - one summary row to the caller */
+static int each_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct walk_ctx *w = ctx;
+    struct report_row row = {
+        .domain = (const char *)sqlite3_column_text(st, 0),
+        .type = (const char *)sqlite3_column_text(st, 1),
+        .key = (const char *)sqlite3_column_text(st, 2),
+    };
+
+    for (int i = 0; i < 4; i++)
+        row.v[i] = sqlite3_column_int64(st, 3 + i);
+    return w->row_fn(w->arg, &row);
+}
 
 /* report_store_query - the rows of one kind of summary */
 int report_store_query(struct report_store *s, enum report_query q, const struct report_filter *f,
                        int (*fn)(void *arg, const struct report_row *row), void *arg,
                        struct mxtls_diag *diag)
 {
+    struct walk_ctx w = {.row_fn = fn, .arg = arg};
     char sql[1024];
-    sqlite3_stmt *st;
-    int rc, stop = 0;
 
-    if ((unsigned)q > RQ_DAYS)
+    if ((unsigned)q > RQ_DKIM)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "bad query");
     snprintf(sql, sizeof(sql), "%s", query_sql[q]);
-    if (q == RQ_FAILURES || q == RQ_MX) { /* the failure rows join in */
-        char *w = strstr(sql, " WHERE");
+    if (q == RQ_FAILURES || q == RQ_MX || q == RQ_DKIM) { /* the failure or dkim rows join in */
+        char *wh = strstr(sql, " WHERE");
         char tail[1024];
 
-        snprintf(tail, sizeof(tail), "%s", w);
-        snprintf(w, sizeof(sql) - (size_t)(w - sql), " JOIN failure f ON f.policy = p.id%s", tail);
+        snprintf(tail, sizeof(tail), "%s", wh);
+        snprintf(wh, sizeof(sql) - (size_t)(wh - sql), "%s%s",
+                 q == RQ_DKIM ? " LEFT JOIN dkim d ON d.report = r.id"
+                              : " JOIN failure f ON f.policy = p.id",
+                 tail);
     }
-    if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
-        return db_fail(s->db, rc, "preparing a query", diag);
-    sqlite3_bind_int64(st, 1, f->since);
-    bind_text(st, 2, f->domain);
-    while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct report_row row = {
-            .domain = (const char *)sqlite3_column_text(st, 0),
-            .type = (const char *)sqlite3_column_text(st, 1),
-            .key = (const char *)sqlite3_column_text(st, 2),
-        };
+    return walk(s, sql, f, each_row, &w, diag);
+}
 
-        for (int i = 0; i < 4; i++)
-            row.v[i] = sqlite3_column_int64(st, 3 + i);
-        stop = fn(arg, &row);
-    }
-    if (stop == 0 && rc != SQLITE_DONE) {
-        int err = db_fail(s->db, rc, "reading the store", diag);
+/* each_dkim_row - one DKIM verdict to the caller */
+static int each_dkim_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct walk_ctx *w = ctx;
+    struct report_dkim_row row = {
+        .org = (const char *)sqlite3_column_text(st, 0),
+        .report_id = (const char *)sqlite3_column_text(st, 1),
+        .source = (const char *)sqlite3_column_text(st, 2),
+        .result = (const char *)sqlite3_column_text(st, 3),
+        .domain = (const char *)sqlite3_column_text(st, 4),
+        .selector = (const char *)sqlite3_column_text(st, 5),
+        .from_domain = (const char *)sqlite3_column_text(st, 6),
+        .aligned = sqlite3_column_int(st, 7),
+        .reason = (const char *)sqlite3_column_text(st, 8),
+    };
 
-        sqlite3_finalize(st);
-        return err;
-    }
-    sqlite3_finalize(st);
-    return stop;
+    return w->dkim_fn(w->arg, &row);
+}
+
+/* report_store_dkim_list - the DKIM verdicts of the emailed reports under f */
+int report_store_dkim_list(struct report_store *s, const struct report_filter *f,
+                           int (*fn)(void *arg, const struct report_dkim_row *row), void *arg,
+                           struct mxtls_diag *diag)
+{
+    static const char sql[] =
+        "SELECT r.org, r.report_id, r.source, d.result, d.domain, d.selector, d.from_domain,"
+        " d.aligned, d.reason FROM dkim d JOIN report r ON r.id = d.report"
+        " WHERE r.end_time >= ?1 AND (?2 IS NULL OR EXISTS(SELECT 1 FROM policy p"
+        " WHERE p.report = r.id AND p.policy_domain = ?2)) ORDER BY r.org, r.report_id";
+    struct walk_ctx w = {.dkim_fn = fn, .arg = arg};
+
+    return walk(s, sql, f, each_dkim_row, &w, diag);
 }

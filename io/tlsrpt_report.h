@@ -2,9 +2,11 @@
  * tlsrpt_report - parse one SMTP TLS report (RFC 8460 §4), the JSON object a
  * sending domain mails or POSTs to the rua address of "_smtp._tls".
  *
- * The JSON itself is read by jansson (hence io/, not lib/): UTF-8 checked,
- * duplicate member names refused, nesting capped by jansson at 2048 levels
- * and the input at TLSRPT_REPORT_MAX octets before jansson sees it. Then every
+ * The JSON itself (RFC 8259) is read by this module's own bounded reader
+ * into a tree in one arena (jansson's one heap object per value was most of
+ * ingest's time): UTF-8 checked, duplicate member names refused, nesting
+ * capped at 2048 levels, at most 1,000,000 values, and the input capped at
+ * TLSRPT_REPORT_MAX octets before it is read. Then every
  * member RFC 8460 §4.4 requires is checked for presence and type, every count
  * must be a non-negative integer no larger than TLSRPT_COUNT_MAX, and the
  * numbers of policies, failure details, policy strings and mx-host entries

@@ -31,9 +31,12 @@ int cmd_query(int argc, char **argv);
 void cmd_query_usage(FILE *fp);
 
 /*
- * cmd_tlsa - `mxtls tlsa gen [OPTIONS] (--cert FILE | --key FILE)...`: the
- * TLSA records to publish for a certificate or key (cmd_tlsa.c). Exit: 0,
- * 64 usage, 65 bad certificate or key data, 66 unreadable file.
+ * cmd_tlsa - `mxtls tlsa gen|verify|rollover ...` (cmd_tlsa.c): the TLSA
+ * records to publish for a certificate or key; the published records checked
+ * against what every MX address presents; whether a new certificate can be
+ * deployed without bouncing a DANE sender. Exit: gen 0, 64 usage, 65 bad
+ * certificate or key data, 66 unreadable file; verify and rollover the
+ * monitoring codes 0-3 (mxtls(1)).
  */
 int cmd_tlsa(int argc, char **argv);
 
@@ -43,12 +46,42 @@ void cmd_tlsa_usage(FILE *fp);
 /*
  * cmd_sts - `mxtls sts gen --mx PATTERN... --mode M --max-age S ...`: the
  * MTA-STS policy file, its TXT record and the TLS-RPT record (cmd_sts.c).
- * Exit: 0, 64 usage, 65 a value mxtlsd would reject.
+ * Exit: 0, 64 usage, 65 a value mxtlsd would reject. `mxtls sts verify
+ * [-c CONFIG] [--json] DOMAIN`: the published MTA-STS and TLS-RPT against
+ * the live MX RRset; exit as cmd_check.
  */
 int cmd_sts(int argc, char **argv);
 
 /* cmd_sts_usage - its help text. */
 void cmd_sts_usage(FILE *fp);
+
+/*
+ * cmd_check - `mxtls check [-c CONFIG] [--json] [--warn-days N] [-f FILE]
+ * DOMAIN...`: audit DANE, MTA-STS and TLS-RPT of receiving domains
+ * (cmd_check.c). Exit: the worst domain, 0 OK, 1 WARNING, 2 CRITICAL,
+ * 3 UNKNOWN; 64 usage; 66 FILE unreadable; 74 output.
+ */
+int cmd_check(int argc, char **argv);
+
+/* cmd_check_usage - its help text. */
+void cmd_check_usage(FILE *fp);
+
+/*
+ * cmd_tlsrpt_collect - `mxtls tlsrpt collect [-c CONFIG] [--db FILE]
+ * [--follow] [--sending-ip IP] [FILE...|-]`: count Postfix's TLS sessions
+ * under the policy mxtlsd applied, in the TLS-RPT sending store
+ * (cmd_tlsrpt_collect.c, issue 12). Exit: 0, 64 usage, 66 unreadable file,
+ * 75 store failure.
+ */
+int cmd_tlsrpt_collect(int argc, char **argv);
+
+/*
+ * cmd_tlsrpt_report - `mxtls tlsrpt report [-c CONFIG] [--db FILE] [--day
+ * YYYY-MM-DD] [--dry-run DIR]`: build and deliver the RFC 8460 reports of a
+ * day (cmd_tlsrpt_report.c, issue 12). Exit: 0 every report delivered or
+ * written, 1 some delivery failed (retried later), 64 usage, 75 store.
+ */
+int cmd_tlsrpt_report(int argc, char **argv);
 
 /*
  * cmd_tlsrpt - `mxtls tlsrpt ingest|summary|html|serve`: the receiving side of

@@ -1,6 +1,8 @@
 /*
  * cmd_sts - `mxtls sts gen`: what a receiving domain publishes for MTA-STS
- * (RFC 8461) and TLS reporting (RFC 8460), ready to paste (issue 11).
+ * (RFC 8461) and TLS reporting (RFC 8460), ready to paste (issue 11); and
+ * `mxtls sts verify [-c CONFIG] [--json] DOMAIN`: what it publishes, checked
+ * by `mxtls check`'s engine (check_run.h) with the MTA-STS scope.
  *
  *   mxtls sts gen --mode M --max-age S [--mx PATTERN]... [--rua URI]...
  *                 [--id ID] [--domain D] [--crlf]
@@ -43,6 +45,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "check_run.h"
 #include "cmd.h"
 #include "mxtls/domain.h"
 #include "mxtls/sts_policy.h"
@@ -109,15 +112,97 @@ static void sts_gen_usage(FILE *fp)
         "is printed).\n");
 }
 
+/* ------------------------------------------------------------ verify */
+
+/* sts_verify_usage - the help text of `mxtls sts verify` */
+static void sts_verify_usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mxtls sts verify [-c CONFIG] [--json] [--warn-days N] DOMAIN\n"
+            "\n"
+            "The MTA-STS and TLS-RPT part of `mxtls check`: the _mta-sts TXT record, the\n"
+            "policy fetched with mxtlsd's rules (RFC 8461 §3.3), its syntax, mode and\n"
+            "max_age, the policy's mx patterns against the live MX RRset (every MX host\n"
+            "matched, every pattern used), and the _smtp._tls record (RFC 8460 §3).\n"
+            "\n"
+            "  -c, --config FILE   mxtlsd's configuration (resolver.*, https.ca_file, timeout)\n"
+            "  -j, --json          one JSON object\n"
+            "  -w, --warn-days N   warn about RRSIGs expiring within N days (default %d)\n"
+            "\n"
+            "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; 64 usage.\n"
+            "Finding ids: mxtls(1).\n",
+            CHECK_WARN_DAYS);
+}
+
+/*
+ * sts_verify - `mxtls sts verify [-c CONFIG] [--json] DOMAIN`: check_run
+ * (check_run.h) with the MTA-STS scope: the same engine, findings, output
+ * and exit codes as `mxtls check`.
+ */
+static int sts_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"warn-days", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct check_options o = {.prog = "mxtls sts verify", .warn_days = CHECK_WARN_DAYS};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:jw:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'w': {
+            size_t n = strlen(optarg);
+            unsigned v = 0;
+            if (n == 0 || n > 4 || strspn(optarg, "0123456789") != n) {
+                fprintf(stderr, "mxtls sts verify: --warn-days %s: expected whole days\n", optarg);
+                return MXTLS_EX_USAGE;
+            }
+            for (size_t i = 0; i < n; i++)
+                v = v * 10 + (unsigned)(optarg[i] - '0');
+            o.warn_days = v;
+            break;
+        }
+        case 'h':
+            sts_verify_usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'mxtls sts verify --help'.\n");
+            return MXTLS_EX_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "mxtls sts verify: expected exactly one DOMAIN\n");
+        sts_verify_usage(stderr);
+        return MXTLS_EX_USAGE;
+    }
+    o.domains = argv + optind;
+    o.n_domains = 1;
+    o.scope = CHECK_SCOPE_STS;
+    return check_run(&o);
+}
+
 /* cmd_sts_usage - the help text of `mxtls sts` */
 void cmd_sts_usage(FILE *fp)
 {
     fprintf(fp, "usage: mxtls sts gen --mode MODE --max-age SECS [--mx PATTERN]... [OPTIONS]\n"
+                "       mxtls sts verify [-c CONFIG] [--json] DOMAIN\n"
                 "\n"
                 "Subcommands:\n"
                 "  gen      the MTA-STS policy file and the DNS records to publish\n"
+                "  verify   the published MTA-STS and TLS-RPT against the live MX RRset\n"
                 "\n");
     sts_gen_usage(fp);
+    fprintf(fp, "\n");
+    sts_verify_usage(fp);
 }
 
 /* set_layout - one of --policy-only, --dns-only, --json; -1 on a second one */
@@ -602,6 +687,8 @@ int cmd_sts(int argc, char **argv)
     }
     if (strcmp(argv[1], "gen") == 0)
         return sts_gen(argc - 1, argv + 1);
-    fprintf(stderr, "mxtls sts: no subcommand '%s' (gen)\n", argv[1]);
+    if (strcmp(argv[1], "verify") == 0)
+        return sts_verify(argc - 1, argv + 1);
+    fprintf(stderr, "mxtls sts: no subcommand '%s' (gen, verify)\n", argv[1]);
     return MXTLS_EX_USAGE;
 }

@@ -3,7 +3,7 @@
  * (RFC 8460, issue 13). A domain that publishes "_smtp._tls" receives one
  * report a day from each sender; this stores them and shows what failed.
  *
- *   mxtls tlsrpt ingest [--db FILE] [--maildir DIR]... [FILE...|-]
+ *   mxtls tlsrpt ingest [--db FILE] [--config FILE] [--no-dkim] [--maildir DIR]... [FILE...|-]
  *   mxtls tlsrpt summary [--db FILE] [--json] [--since DAYS] [--domain D]
  *   mxtls tlsrpt html [--db FILE] [--since DAYS] [--domain D] [--top N] > report.html
  *   mxtls tlsrpt serve [--db FILE] [--listen ADDR:PORT] [--max-body N]
@@ -17,7 +17,7 @@
  * whose organization-name and report-id are stored already is a duplicate:
  * stored once, not an error. Sizes: an input over INPUT_MAX octets, a report
  * decompressing to over TLSRPT_REPORT_MAX octets, nesting deeper than
- * jansson's 2048 levels or counts over the caps of io/tlsrpt_report.h are
+ * 2048 levels or counts over the caps of io/tlsrpt_report.h are
  * refused; memory stays bounded by those caps.
  *
  * summary: per (policy domain, policy type): the sums of the reporters'
@@ -38,7 +38,21 @@
  * an input unreadable, 75 the store cannot be opened or written (EX_TEMPFAIL:
  * Postfix keeps the message and retries); summary, html and serve 74 the
  * store cannot be opened or read or the output written; every command 64
- * usage, 70 internal error. DKIM signatures are not verified.
+ * usage, 70 internal error.
+ *
+ * DKIM (RFC 8460 §5.3: an emailed report SHOULD be signed): each email's
+ * signature is verified (io/dkim_verify.c, libopendkim) with the key looked
+ * up through mxtls's own validating resolver (io/dns.c; the resolver
+ * settings of --config FILE, else the defaults), and the verdict is stored
+ * with the report; summary --json shows it ("dkim" per policy domain,
+ * "dkim_reports" per emailed report). A failing signature never refuses a
+ * report. --no-dkim stores "none" without looking anything up. Each key is
+ * looked up once per run (KEY_CACHE_MAX keys).
+ *
+ * Speed: inputs are stored in batches of INGEST_BATCH reports in one
+ * transaction, each report in its own savepoint (report_store.h), so a
+ * refused or failed input still changes nothing and the rest of the batch
+ * stays.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +76,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "dkim_verify.h"
+#include "dns.h"
 #include "gz.h"
 #include "mime.h"
 #include "mxtls/domain.h"
@@ -83,15 +100,21 @@ static void tlsrpt_usage_text(FILE *fp)
 {
     fprintf(
         fp,
-        "usage: mxtls tlsrpt ingest [--db FILE] [--maildir DIR]... [FILE...|-]\n"
+        "usage: mxtls tlsrpt ingest [--db FILE] [--config FILE] [--no-dkim] [--maildir DIR]...\n"
+        "                           [FILE...|-]\n"
         "       mxtls tlsrpt summary [--db FILE] [--json] [--since DAYS] [--domain D]\n"
         "       mxtls tlsrpt html [--db FILE] [--since DAYS] [--domain D] [--top N] > report.html\n"
         "       mxtls tlsrpt serve [--db FILE] [--listen ADDR:PORT] [--max-body OCTETS]\n"
+        "       mxtls tlsrpt collect [-c CONFIG] [--db FILE] [--follow] [--sending-ip IP]\n"
+        "                            [--socket PATH] [FILE...|-]\n"
+        "       mxtls tlsrpt report [-c CONFIG] [--db FILE] [--day YYYY-MM-DD] [--dry-run DIR]\n"
         "\n"
         "The receiving side of SMTP TLS reporting (RFC 8460). ingest stores reports\n"
         "(.json, .json.gz, or whole emails; '-' is standard input, for a Postfix pipe\n"
         "transport); summary and html show per policy domain what succeeded and what\n"
         "failed; serve accepts the reports POSTed to an https rua behind a TLS proxy.\n"
+        "The sending side: collect counts Postfix's TLS sessions under the policy\n"
+        "mxtlsd applied; report delivers them to each domain's rua once a day.\n"
         "--db defaults to ./" DEFAULT_DB ". See mxtls(1).\n");
 }
 
@@ -160,8 +183,9 @@ static int read_fd(int fd, size_t max, char **out, size_t *outlen)
 /*
  * decode_report - the report in input (buf, len): gzip, JSON or an email,
  * judged by content (a file name says little: reporters name them freely).
+ * *email is set when the input was an email with a report part.
  */
-static int decode_report(const char *buf, size_t len, struct tlsrpt_report **rep,
+static int decode_report(const char *buf, size_t len, struct tlsrpt_report **rep, int *email,
                          struct mxtls_diag *diag)
 {
     char *json = NULL, *part = NULL;
@@ -169,6 +193,7 @@ static int decode_report(const char *buf, size_t len, struct tlsrpt_report **rep
     int gz = 0, err;
 
     *rep = NULL;
+    *email = 0;
     while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
         i++;
     if (gz_is_gzip(buf, len)) {
@@ -190,6 +215,7 @@ static int decode_report(const char *buf, size_t len, struct tlsrpt_report **rep
                               "neither a JSON report, gzip, nor an email message (RFC 5322)");
     if (err < 0)
         return err;
+    *email = 1;
     if (gz) {
         err = gz_inflate(part, plen, TLSRPT_REPORT_MAX, &json, &jlen, diag);
         free(part);
@@ -205,19 +231,233 @@ static int decode_report(const char *buf, size_t len, struct tlsrpt_report **rep
 }
 
 /*
- * ingest_buffer - decode, parse and store one input; what happened in *why
- * when it was not stored. Shared by ingest and serve.
+ * The DKIM key resolver of ingest: mxtls's own validating resolver (io/dns.h,
+ * the --config file's resolver settings), made on the first signed email and
+ * driven synchronously on a private event_base: ingest is a command, and a
+ * message waits for its key anyway.
  */
-static enum outcome ingest_buffer(struct report_store *store, const char *name, const char *buf,
-                                  size_t len, struct mxtls_diag *why)
+#define KEY_CACHE_MAX 64 /* key lookups remembered per ingest run */
+
+/* One key lookup's answer, kept for the rest of the run: a reporter signs all with one key. */
+struct key_cached {
+    char *qname, *record, *why;
+    enum dkim_key_status status;
+};
+
+struct key_resolver {
+    struct key_cached cache[KEY_CACHE_MAX];
+    size_t n_cache;
+    const char *config; /* --config FILE, or NULL: the defaults */
+    int dkim;           /* 0: --no-dkim */
+    int broken;         /* the resolver or libopendkim could not be made: why in broken_why */
+    char broken_why[MXTLS_DIAG_WHAT_MAX + 32];
+    struct event_base *base;
+    struct dns *dns;
+    struct dkim_verifier *verifier;
+};
+
+/* One TXT lookup in flight. */
+struct key_answer {
+    int done;
+    enum dkim_key_status status;
+    char *buf, *why;
+    size_t bufsize, whysize;
+};
+
+/* on_key_txt - the TXT answer: the first record's strings joined (RFC 6376 §3.6.2.2) */
+static void on_key_txt(const struct dns_answer *a, void *arg)
+{
+    struct key_answer *ka = arg;
+    size_t used = 0;
+
+    ka->done = 1;
+    if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED) {
+        ka->status = DKIM_KEY_TEMPFAIL;
+        snprintf(ka->why, ka->whysize, "%s%s",
+                 a->status == DECIDE_DNS_BOGUS ? "DNSSEC validation failed: " : "",
+                 a->why != NULL ? a->why : "lookup failed");
+        return;
+    }
+    if (a->nxdomain || !a->havedata) {
+        ka->status = DKIM_KEY_NOTFOUND;
+        snprintf(ka->why, ka->whysize, "%s", a->nxdomain ? "NXDOMAIN" : "no TXT record");
+        return;
+    }
+    /* RFC 6376 §3.6.2.2: the character-strings of the TXT record are concatenated */
+    for (size_t k = 0; k < a->rdata[0].len;) {
+        size_t n = a->rdata[0].data[k];
+
+        if (k + 1 + n > a->rdata[0].len || used + n + 1 > ka->bufsize) {
+            ka->status = DKIM_KEY_NOTFOUND;
+            snprintf(ka->why, ka->whysize, "TXT record malformed or over %zu octets",
+                     ka->bufsize - 1);
+            return;
+        }
+        memcpy(ka->buf + used, a->rdata[0].data + k + 1, n);
+        used += n;
+        k += 1 + n;
+    }
+    ka->buf[used] = '\0';
+    ka->status = DKIM_KEY_FOUND;
+    snprintf(ka->why, ka->whysize, "%s",
+             a->status == DECIDE_DNS_SECURE ? "key record DNSSEC-validated"
+                                            : "key record in an unsigned zone");
+}
+
+/* key_lookup - dkim_key_fn: one TXT lookup through the private event_base */
+static enum dkim_key_status key_lookup(void *arg, const char *qname, char *buf, size_t bufsize,
+                                       char *why, size_t whysize)
+{
+    struct key_resolver *kr = arg;
+    struct dns_query *q = NULL;
+    struct key_answer ka = {.status = DKIM_KEY_TEMPFAIL,
+                            .buf = buf,
+                            .bufsize = bufsize,
+                            .why = why,
+                            .whysize = whysize};
+
+    for (size_t i = 0; i < kr->n_cache; i++) { /* asked already in this run */
+        const struct key_cached *c = &kr->cache[i];
+
+        if (strcmp(c->qname, qname) == 0) {
+            snprintf(buf, bufsize, "%s", c->record);
+            snprintf(why, whysize, "%s", c->why);
+            return c->status;
+        }
+    }
+    if (dns_query_start(kr->dns, qname, DNS_RR_TXT, 0, on_key_txt, &ka, &q) != 0) {
+        snprintf(why, whysize, "the resolver refused the query");
+        return DKIM_KEY_TEMPFAIL;
+    }
+    while (!ka.done)
+        if (event_base_loop(kr->base, EVLOOP_ONCE) != 0) { /* -1 failure, 1 nothing pending */
+            dns_cancel(q);                                 /* ka is about to go */
+            snprintf(why, whysize, "event loop failure");
+            return DKIM_KEY_TEMPFAIL; /* not reached: io/dns.c keeps its fd and deadline */
+        }
+    if (ka.status != DKIM_KEY_FOUND)
+        buf[0] = '\0';
+    if (kr->n_cache < KEY_CACHE_MAX) {
+        struct key_cached *c = &kr->cache[kr->n_cache];
+
+        c->qname = strdup(qname);
+        c->record = strdup(buf);
+        c->why = strdup(why);
+        c->status = ka.status;
+        if (c->qname != NULL && c->record != NULL && c->why != NULL)
+            kr->n_cache++;
+        else {
+            free(c->qname);
+            free(c->record);
+            free(c->why);
+        }
+    }
+    return ka.status;
+}
+
+/* key_resolver_ready - make the resolver and the verifier once; 0, or -1 (kr->broken_why) */
+static int key_resolver_ready(struct key_resolver *kr)
+{
+    struct mxtls_config cfg;
+    struct mxtls_diag d = {0};
+    int err;
+
+    if (kr->verifier != NULL)
+        return 0;
+    if (kr->broken)
+        return -1;
+    kr->broken = 1;
+    err = kr->config != NULL ? config_load_file(kr->config, &cfg, &d) : config_init_defaults(&cfg);
+    if (err < 0) {
+        snprintf(kr->broken_why, sizeof(kr->broken_why), "%s",
+                 kr->config != NULL ? d.what : "out of memory");
+        if (err != MXTLS_ENOMEM)
+            config_finish(&cfg);
+        return -1;
+    }
+    kr->base = event_base_new();
+    if (kr->base == NULL)
+        snprintf(kr->broken_why, sizeof(kr->broken_why), "cannot start libevent");
+    else
+        kr->dns = dns_new(kr->base, cfg.unbound_config, cfg.trust_anchor_file, &cfg.resolver, &d);
+    config_finish(&cfg);
+    if (kr->base != NULL && kr->dns == NULL)
+        snprintf(kr->broken_why, sizeof(kr->broken_why), "resolver: %s", d.what);
+    if (kr->dns == NULL)
+        return -1;
+    kr->verifier = dkim_verifier_new(key_lookup, kr, &d);
+    if (kr->verifier == NULL) {
+        snprintf(kr->broken_why, sizeof(kr->broken_why), "%s", d.what);
+        return -1;
+    }
+    kr->broken = 0;
+    return 0;
+}
+
+/* key_resolver_finish - free what key_resolver_ready made */
+static void key_resolver_finish(struct key_resolver *kr)
+{
+    for (size_t i = 0; i < kr->n_cache; i++) {
+        free(kr->cache[i].qname);
+        free(kr->cache[i].record);
+        free(kr->cache[i].why);
+    }
+    dkim_verifier_free(kr->verifier);
+    dns_free(kr->dns);
+    if (kr->base != NULL)
+        event_base_free(kr->base);
+    memset(kr, 0, sizeof(*kr));
+}
+
+/*
+ * check_dkim - the DKIM verdict of an emailed input (RFC 8460 §5.3: SHOULD
+ * be signed) into *out: the verdict is stored, never a reason to refuse. A
+ * resolver that cannot be made gives "temperror" with the reason.
+ */
+static void check_dkim(struct key_resolver *kr, const char *buf, size_t len,
+                       struct dkim_outcome *out)
+{
+    struct mxtls_diag d = {0};
+
+    memset(out, 0, sizeof(*out));
+    if (!dkim_has_signature(buf, len)) {
+        out->result = DKIM_V_NONE;
+        snprintf(out->reason, sizeof(out->reason), "no DKIM-Signature header");
+        return;
+    }
+    if (!kr->dkim) {
+        out->result = DKIM_V_NONE;
+        snprintf(out->reason, sizeof(out->reason), "not verified (--no-dkim)");
+        return;
+    }
+    if (key_resolver_ready(kr) != 0) {
+        out->result = DKIM_V_TEMPERROR;
+        snprintf(out->reason, sizeof(out->reason), "cannot verify: %s", kr->broken_why);
+        return;
+    }
+    dkim_verify_message(kr->verifier, buf, len, out, &d);
+}
+
+/*
+ * ingest_buffer - decode, parse and store one input; what happened in *why
+ * when it was not stored. Shared by ingest and serve (kr NULL: no DKIM, a
+ * POST is no email).
+ */
+static enum outcome ingest_buffer(struct report_store *store, struct key_resolver *kr,
+                                  const char *name, const char *buf, size_t len,
+                                  struct mxtls_diag *why)
 {
     struct tlsrpt_report *rep = NULL;
-    int dup = 0;
+    struct dkim_outcome dk;
+    int dup = 0, email = 0;
 
     memset(why, 0, sizeof(*why));
-    if (decode_report(buf, len, &rep, why) < 0)
+    if (decode_report(buf, len, &rep, &email, why) < 0)
         return why->code == MXTLS_ENOMEM ? IN_STORE_FAILED : IN_REFUSED;
-    if (report_store_add(store, rep, name, (int64_t)time(NULL), &dup, why) < 0) {
+    if (email && kr != NULL)
+        check_dkim(kr, buf, len, &dk);
+    if (report_store_add(store, rep, name, (int64_t)time(NULL), email && kr != NULL ? &dk : NULL,
+                         &dup, why) < 0) {
         tlsrpt_report_free(rep);
         return IN_STORE_FAILED;
     }
@@ -225,16 +465,91 @@ static enum outcome ingest_buffer(struct report_store *store, const char *name, 
     return dup ? IN_DUPLICATE : IN_STORED;
 }
 
+/*
+ * Ingest state. Inputs are stored in batches of INGEST_BATCH in one
+ * transaction (report_store.h: each report its own savepoint); the names of
+ * the batch's stored inputs are kept until the commit, so that a commit that
+ * fails can name every input it did not store.
+ */
+#define INGEST_BATCH 1000
+
 struct ingest_state {
     struct report_store *store;
+    struct key_resolver kr;
     int refused, unreadable, failed;
     unsigned long stored, duplicates;
+    char *pending[INGEST_BATCH]; /* names stored in the open batch */
+    size_t n_pending;
 };
+
+/* batch_lost - the open batch was not committed: its inputs were not stored after all */
+static void batch_lost(struct ingest_state *st, const char *why)
+{
+    for (size_t i = 0; i < st->n_pending; i++) {
+        fprintf(stderr, "mxtls tlsrpt ingest: %s: not stored: %s\n", st->pending[i], why);
+        free(st->pending[i]);
+    }
+    st->stored -= st->n_pending;
+    st->failed += (int)st->n_pending;
+    st->n_pending = 0;
+}
+
+/* batch_commit - commit the open batch (if any) */
+static void batch_commit(struct ingest_state *st)
+{
+    struct mxtls_diag d = {0};
+
+    if (report_store_batch_commit(st->store, &d) < 0) {
+        batch_lost(st, d.what);
+        return;
+    }
+    for (size_t i = 0; i < st->n_pending; i++)
+        free(st->pending[i]);
+    st->n_pending = 0;
+}
+
+/* ingest_one - one input's buffer into the batch, counted and reported */
+static void ingest_one(struct ingest_state *st, const char *name, const char *buf, size_t len)
+{
+    struct mxtls_diag why;
+    enum outcome o;
+
+    if (!report_store_batch_open(st->store) && report_store_batch_begin(st->store, &why) < 0) {
+        fprintf(stderr, "mxtls tlsrpt ingest: %s: not stored: %s\n", name, why.what);
+        st->failed++;
+        return;
+    }
+    o = ingest_buffer(st->store, &st->kr, name, buf, len, &why);
+    if (o == IN_STORE_FAILED && !report_store_batch_open(st->store))
+        batch_lost(st, "the transaction was rolled back by a later failure");
+    switch (o) {
+    case IN_STORED:
+        st->stored++;
+        st->pending[st->n_pending] = strdup(name);
+        if (st->pending[st->n_pending] == NULL) { /* cannot name it later: commit now */
+            batch_commit(st);
+            break;
+        }
+        if (++st->n_pending == INGEST_BATCH)
+            batch_commit(st);
+        break;
+    case IN_DUPLICATE:
+        st->duplicates++;
+        break;
+    case IN_REFUSED:
+        fprintf(stderr, "mxtls tlsrpt ingest: %s: refused: %s\n", name, why.what);
+        st->refused++;
+        break;
+    default:
+        fprintf(stderr, "mxtls tlsrpt ingest: %s: not stored: %s\n", name, why.what);
+        st->failed++;
+        break;
+    }
+}
 
 /* ingest_path - read one input (a path, or "-" for standard input) and ingest it */
 static void ingest_path(struct ingest_state *st, const char *path)
 {
-    struct mxtls_diag why;
     const char *name = strcmp(path, "-") == 0 ? "-" : path;
     char *buf = NULL;
     size_t len = 0;
@@ -260,22 +575,7 @@ static void ingest_path(struct ingest_state *st, const char *path)
         st->unreadable++;
         return;
     }
-    switch (ingest_buffer(st->store, name, buf, len, &why)) {
-    case IN_STORED:
-        st->stored++;
-        break;
-    case IN_DUPLICATE:
-        st->duplicates++;
-        break;
-    case IN_REFUSED:
-        fprintf(stderr, "mxtls tlsrpt ingest: %s: refused: %s\n", name, why.what);
-        st->refused++;
-        break;
-    default:
-        fprintf(stderr, "mxtls tlsrpt ingest: %s: not stored: %s\n", name, why.what);
-        st->failed++;
-        break;
-    }
+    ingest_one(st, name, buf, len);
     free(buf);
 }
 
@@ -331,55 +631,77 @@ static struct report_store *open_store(const char *cmd, const char *db)
 static int cmd_ingest(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"maildir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'},     {"maildir", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'}, {"no-dkim", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *db = DEFAULT_DB;
     const char *maildirs[64];
     size_t n_maildirs = 0;
-    struct ingest_state st = {0};
-    int ch;
+    struct ingest_state *st;
+    int ch, rc;
 
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        fprintf(stderr, "mxtls tlsrpt ingest: out of memory\n");
+        return MXTLS_EX_TEMPFAIL;
+    }
+    st->kr.dkim = 1;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:m:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:m:c:Nh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             db = optarg;
             break;
+        case 'c':
+            st->kr.config = optarg;
+            break;
+        case 'N':
+            st->kr.dkim = 0;
+            break;
         case 'm':
             if (n_maildirs == sizeof(maildirs) / sizeof(maildirs[0])) {
                 fprintf(stderr, "mxtls tlsrpt ingest: too many --maildir\n");
+                free(st);
                 return MXTLS_EX_USAGE;
             }
             maildirs[n_maildirs++] = optarg;
             break;
         case 'h':
             tlsrpt_usage_text(stdout);
+            free(st);
             return 0;
         default:
             tlsrpt_usage_text(stderr);
+            free(st);
             return MXTLS_EX_USAGE;
         }
     }
     if (optind == argc && n_maildirs == 0) {
         fprintf(stderr, "mxtls tlsrpt ingest: no input (FILE, '-' or --maildir DIR)\n");
+        free(st);
         return MXTLS_EX_USAGE;
     }
-    st.store = open_store("ingest", db);
-    if (st.store == NULL) /* a mail system keeps the message queued and retries */
+    st->store = open_store("ingest", db);
+    if (st->store == NULL) { /* a mail system keeps the message queued and retries */
+        free(st);
         return MXTLS_EX_TEMPFAIL;
+    }
     for (size_t i = 0; i < n_maildirs; i++)
-        ingest_maildir(&st, maildirs[i]);
+        ingest_maildir(st, maildirs[i]);
     for (int i = optind; i < argc; i++)
-        ingest_path(&st, argv[i]);
-    report_store_close(st.store);
-    if (st.failed > 0)
-        return MXTLS_EX_TEMPFAIL;
-    if (st.unreadable > 0)
-        return MXTLS_EX_NOINPUT;
-    return st.refused > 0 ? MXTLS_EX_DATAERR : 0;
+        ingest_path(st, argv[i]);
+    batch_commit(st);
+    report_store_close(st->store);
+    key_resolver_finish(&st->kr);
+    if (st->failed > 0)
+        rc = MXTLS_EX_TEMPFAIL;
+    else if (st->unreadable > 0)
+        rc = MXTLS_EX_NOINPUT;
+    else
+        rc = st->refused > 0 ? MXTLS_EX_DATAERR : 0;
+    free(st);
+    return rc;
 }
 
 /* Summary building: one JSON object per (domain, type), found by "domain\ntype". */
@@ -409,12 +731,12 @@ static int add_row(void *arg, const struct report_row *row)
     if (b->q == RQ_TOTALS) {
         char key[DOMAIN_BUF_SIZE + TLSRPT_STRING_MAX + 2];
 
-        e = json_pack("{s:s, s:s, s:I, s:I, s:{}, s:I, s:I, s:[], s:[], s:[]}", "policy_domain",
-                      row->domain, "policy_type", row->type, "total_successful_session_count",
-                      (json_int_t)row->v[0], "total_failure_session_count", (json_int_t)row->v[1],
-                      "failure_types", "reports", (json_int_t)row->v[2],
-                      "policies_with_totals_mismatch", (json_int_t)row->v[3], "organizations",
-                      "mx_hosts", "days");
+        e = json_pack("{s:s, s:s, s:I, s:I, s:{}, s:I, s:I, s:[], s:[], s:[], s:{}}",
+                      "policy_domain", row->domain, "policy_type", row->type,
+                      "total_successful_session_count", (json_int_t)row->v[0],
+                      "total_failure_session_count", (json_int_t)row->v[1], "failure_types",
+                      "reports", (json_int_t)row->v[2], "policies_with_totals_mismatch",
+                      (json_int_t)row->v[3], "organizations", "mx_hosts", "days", "dkim");
         if (e == NULL || json_array_append_new(b->list, e) != 0)
             return -1;
         snprintf(key, sizeof(key), "%s\n%s", row->domain, row->type);
@@ -438,6 +760,11 @@ static int add_row(void *arg, const struct report_row *row)
         o = json_pack("{s:s, s:I}", "receiving_mx_hostname", row->key ? row->key : "",
                       "failed_session_count", (json_int_t)row->v[0]);
         return o == NULL || json_array_append_new(json_object_get(e, "mx_hosts"), o) ? -1 : 0;
+    case RQ_DKIM:
+        return json_object_set_new(json_object_get(e, "dkim"), row->key != NULL ? row->key : "",
+                                   json_integer((json_int_t)row->v[0])) != 0
+                   ? -1
+                   : 0;
     case RQ_DAYS:
         o = json_pack("{s:s, s:I, s:I}", "date", row->key ? row->key : "", "successful",
                       (json_int_t)row->v[0], "failed", (json_int_t)row->v[1]);
@@ -447,20 +774,39 @@ static int add_row(void *arg, const struct report_row *row)
     }
 }
 
+/* opt_string - a JSON string, or null for NULL */
+static json_t *opt_string(const char *v)
+{
+    return v != NULL ? json_string(v) : json_null();
+}
+
+/* add_dkim_row - one emailed report's DKIM verdict into the dkim_reports array */
+static int add_dkim_row(void *arg, const struct report_dkim_row *row)
+{
+    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "organization_name",
+                          opt_string(row->org), "report_id", opt_string(row->report_id), "source",
+                          opt_string(row->source), "result", opt_string(row->result), "domain",
+                          opt_string(row->domain), "selector", opt_string(row->selector),
+                          "from_domain", opt_string(row->from_domain), "aligned", row->aligned,
+                          "reason", opt_string(row->reason));
+
+    return o == NULL || json_array_append_new(arg, o) != 0 ? -1 : 0;
+}
+
 /* build_summary - the summary object for filter f, or NULL with a message */
 static json_t *build_summary(const char *cmd, struct report_store *store,
                              const struct report_filter *f, long since_days)
 {
-    static const enum report_query order[] = {RQ_TOTALS, RQ_FAILURES, RQ_ORGS, RQ_MX, RQ_DAYS};
+    static const enum report_query order[] = {RQ_TOTALS, RQ_FAILURES, RQ_ORGS,
+                                              RQ_MX,     RQ_DAYS,     RQ_DKIM};
     struct sum_build b = {.list = json_array(), .index = json_object()};
     struct mxtls_diag diag = {0};
-    json_t *out;
+    json_t *out, *dkim;
+    int r;
 
     if (b.list == NULL || b.index == NULL)
         goto oom;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        int r;
-
         b.q = order[i];
         r = report_store_query(store, b.q, f, add_row, &b, &diag);
         if (r == -1)
@@ -473,10 +819,22 @@ static json_t *build_summary(const char *cmd, struct report_store *store,
         }
     }
     json_decref(b.index);
-    out = json_pack("{s:o, s:o, s:o}", "since_days",
+    b.index = NULL;
+    dkim = json_array();
+    if (dkim == NULL)
+        goto oom;
+    if ((r = report_store_dkim_list(store, f, add_dkim_row, dkim, &diag)) != 0) {
+        json_decref(dkim);
+        if (r == -1)
+            goto oom;
+        fprintf(stderr, "mxtls tlsrpt %s: %s\n", cmd, diag.what);
+        json_decref(b.list);
+        return NULL;
+    }
+    out = json_pack("{s:o, s:o, s:o, s:o}", "since_days",
                     since_days >= 0 ? json_integer(since_days) : json_null(), "domain",
                     f->domain != NULL ? json_string(f->domain) : json_null(), "policy_domains",
-                    b.list);
+                    b.list, "dkim_reports", dkim);
     if (out == NULL)
         fprintf(stderr, "mxtls tlsrpt %s: out of memory\n", cmd);
     return out;
@@ -580,21 +938,30 @@ usage:
     return MXTLS_EX_USAGE;
 }
 
-/* view_summary - open the store and build the summary of the options */
-static json_t *view_summary(const char *cmd, const struct view_options *o)
+/*
+ * view_prepare - what summary and html both start with: the options, then
+ * the store opened and the summary built into *sum. Returns an exit status
+ * (usage, --help, the store unreadable) or -1 to go on with *sum.
+ */
+static int view_prepare(const char *cmd, int argc, char **argv, bool html, struct view_options *o,
+                        json_t **sum)
 {
-    struct report_filter f = {.since = INT64_MIN, .domain = o->has_domain ? o->domain : NULL};
+    struct report_filter f = {.since = INT64_MIN};
     struct report_store *store;
-    json_t *sum;
+    int r = view_options_parse(cmd, argc, argv, o, html);
 
+    *sum = NULL;
+    if (r >= 0)
+        return r;
+    f.domain = o->has_domain ? o->domain : NULL;
     if (o->since_days >= 0)
         f.since = (int64_t)time(NULL) - (int64_t)o->since_days * 86400;
     store = open_store(cmd, o->db);
     if (store == NULL)
-        return NULL;
-    sum = build_summary(cmd, store, &f, o->since_days);
+        return MXTLS_EX_IOERR;
+    *sum = build_summary(cmd, store, &f, o->since_days);
     report_store_close(store);
-    return sum;
+    return *sum == NULL ? MXTLS_EX_IOERR : -1;
 }
 
 /* print_text - the summary for a terminal */
@@ -642,6 +1009,8 @@ static void print_text(FILE *fp, const json_t *sum)
                     json_string_value(json_object_get(x, "date")),
                     (long long)json_integer_value(json_object_get(x, "successful")),
                     (long long)json_integer_value(json_object_get(x, "failed")));
+        json_object_foreach((json_t *)json_object_get(e, "dkim"), k, v)
+            fprintf(fp, "  dkim    %-32s %lld reports\n", k, (long long)json_integer_value(v));
     }
 }
 
@@ -659,14 +1028,11 @@ static int finish_output(const char *cmd)
 static int cmd_summary(int argc, char **argv)
 {
     struct view_options o = {0};
-    int r = view_options_parse("summary", argc, argv, &o, false);
     json_t *sum;
+    int r = view_prepare("summary", argc, argv, false, &o, &sum);
 
     if (r >= 0)
         return r;
-    sum = view_summary("summary", &o);
-    if (sum == NULL)
-        return MXTLS_EX_IOERR;
     if (o.json) {
         if (json_dumpf(sum, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
             json_decref(sum);
@@ -852,6 +1218,28 @@ static void html_bar(FILE *fp, json_int_t value, json_int_t max)
             wd);
 }
 
+/* html_dkim - one line: the domain's reports by DKIM verdict (RFC 8460 §5.3) */
+static void html_dkim(FILE *fp, const json_t *dkim)
+{
+    const char *k;
+    const json_t *v;
+    const char *sep = "";
+
+    if (json_object_size(dkim) == 0)
+        return;
+    fprintf(fp, "<p class=\"dkim\">Reports by DKIM verdict: ");
+    json_object_foreach((json_t *)dkim, k, v)
+    {
+        fprintf(fp, "%s<span data-dkim=\"", sep);
+        html_text(fp, k);
+        fprintf(fp, "\">");
+        html_text(fp, k);
+        fprintf(fp, " %lld</span>", (long long)json_integer_value(v));
+        sep = ", ";
+    }
+    fprintf(fp, "</p>\n");
+}
+
 /* html_domain - one policy domain's section */
 static void html_domain(FILE *fp, const json_t *e)
 {
@@ -885,6 +1273,7 @@ static void html_domain(FILE *fp, const json_t *e)
                 "<p class=\"bad\">%lld report(s) list failure details that do not add up to "
                 "their failure total; the totals above are the reporters' own.</p>\n",
                 (long long)json_integer_value(json_object_get(e, "policies_with_totals_mismatch")));
+    html_dkim(fp, json_object_get(e, "dkim"));
     html_days(fp, json_object_get(e, "days"), bad);
 
     fprintf(fp, "<h3>Failure types</h3>\n");
@@ -1038,14 +1427,11 @@ static int html_page(FILE *fp, const json_t *sum, size_t top)
 static int cmd_html(int argc, char **argv)
 {
     struct view_options o = {0};
-    int r = view_options_parse("html", argc, argv, &o, true);
     json_t *sum;
+    int r = view_prepare("html", argc, argv, true, &o, &sum);
 
     if (r >= 0)
         return r;
-    sum = view_summary("html", &o);
-    if (sum == NULL)
-        return MXTLS_EX_IOERR;
     if (html_page(stdout, sum, (size_t)o.top) != 0) {
         json_decref(sum);
         fprintf(stderr, "mxtls tlsrpt html: out of memory\n");
@@ -1114,7 +1500,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply(req, 400, "Bad Request", "refused: application/tlsrpt+gzip body is not gzip");
         return;
     }
-    switch (ingest_buffer(st->store, "POST", buf, len, &why)) {
+    switch (ingest_buffer(st->store, NULL, "POST", buf, len, &why)) {
     case IN_STORED:
         st->stored++;
         reply(req, 201, "Created", "stored");
@@ -1280,6 +1666,10 @@ int cmd_tlsrpt(int argc, char **argv)
         return cmd_summary(argc - 1, argv + 1);
     if (strcmp(argv[1], "html") == 0)
         return cmd_html(argc - 1, argv + 1);
+    if (strcmp(argv[1], "collect") == 0) /* issue 12: cmd_tlsrpt_collect.c */
+        return cmd_tlsrpt_collect(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0) /* issue 12: cmd_tlsrpt_report.c */
+        return cmd_tlsrpt_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "mxtls tlsrpt: no subcommand '%s'\n", argv[1]);

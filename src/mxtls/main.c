@@ -23,10 +23,13 @@ struct command {
 
 static const struct command commands[] = {
     {"query", cmd_query, cmd_query_usage, "what mxtlsd answers Postfix for a next-hop, and why"},
-    {"tlsa", cmd_tlsa, cmd_tlsa_usage, "gen: the TLSA records for a certificate or key"},
-    {"sts", cmd_sts, cmd_sts_usage, "gen: the MTA-STS policy file, its TXT and TLS-RPT records"},
+    {"tlsa", cmd_tlsa, cmd_tlsa_usage,
+     "gen, verify, rollover: TLSA records to publish, check, rotate"},
+    {"sts", cmd_sts, cmd_sts_usage, "gen, verify: the MTA-STS policy, its TXT and TLS-RPT records"},
+    {"check", cmd_check, cmd_check_usage,
+     "audit DANE, MTA-STS and TLS-RPT of receiving domains (monitoring exit codes)"},
     {"tlsrpt", cmd_tlsrpt, cmd_tlsrpt_usage,
-     "ingest, summary, html, serve: the TLS reports (RFC 8460) sent to you"},
+     "TLS reports (RFC 8460): ingest, summary, html, serve; collect, report"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,34 +1,57 @@
 /*
  * session - socketmap requests and replies on one connection (see session.h).
  *
- * Three limits keep one connection from holding the daemon (issue 17): the
- * bufferevent's read timeout (SESSION_IDLE_S) closes a connection with
- * nothing to say; the deadline timer closes one whose request is not
- * complete request_timeout after its first octet, however slowly the rest
- * trickles in (the read timeout restarts with every octet); and reading
- * stops while more than output_high_water octets of replies wait to be
- * written, so a peer that pipelines and never reads holds at most that much
- * (plus one reply) until the write timeout (SESSION_WRITE_S) drops it.
+ * The I/O path is the session's own, not a bufferevent's (issue 18): one
+ * read into a bounded input buffer (SESSION_IN_SIZE octets), every complete
+ * request in it answered, the replies written with one send straight away.
+ * The loop is asked for write readiness (s->wev) only when the kernel says
+ * EAGAIN, and read interest (s->rev) is changed only when the session's state
+ * changes (a lookup pending, a throttle, a close), never per request: a
+ * cache hit costs one read and one send, where a bufferevent costs readv,
+ * ioctl(FIONREAD), writev and two epoll_ctl (write interest on, then off).
+ * A read that fills the buffer is followed by another once its requests are
+ * answered (more may be waiting); a shorter one means the kernel had no more.
  *
- * While a request's lookup is pending the connection is still read, only to
- * notice its peer going away: nothing is decoded until the reply is queued,
- * and the read high-water mark (SESSION_READ_HIGH_WATER, one maximal frame)
- * stops reading a peer that pipelines more than that. EOF or an error then
- * frees the session, and session_destroy cancels the lookup, so a client that
- * gave up (Postfix closes its socketmap connection when its own timeout
- * passes) no longer holds resolver capacity (issue 17 item 1). A peer that
- * half-closes after its request is treated as gone too: Postfix and postmap
- * never half-close (dict_sockmap writes the request and reads the reply on
- * a connection they close whole), and TCP cannot tell the two apart.
+ * Three limits keep one connection from holding the daemon (issue 17): the
+ * read event's timeout (the idle limit, srv->idle_s) closes a connection with
+ * nothing to say; the deadline timer closes one whose request is not complete
+ * request_timeout after its first octet, however slowly the rest trickles in
+ * (the idle timeout restarts with every read); and no request is decoded
+ * while more than output_high_water octets of replies wait to be written, so
+ * a peer that pipelines and never reads holds at most that much (plus one
+ * reply) until the write timeout (SESSION_WRITE_S, from the last write that
+ * made progress) drops it. Reading resumes once the output is at half of the
+ * mark or less.
+ *
+ * Requests are answered one at a time and in order: while a request's lookup
+ * is pending nothing more is decoded, so an answer completing later is
+ * written before the replies of the requests that followed it. The
+ * connection is still read meanwhile, only to notice its peer going away;
+ * what it pipelined is kept, up to the input buffer, then no longer read.
+ * EOF or an error then frees the session, and session_destroy cancels the
+ * lookup, so a client that gave up (Postfix closes its socketmap connection
+ * when its own timeout passes) no longer holds resolver capacity (issue 17
+ * item 1). A peer that half-closes after its request is treated as gone too:
+ * Postfix and postmap never half-close (dict_sockmap writes the request and
+ * reads the reply on a connection they close whole), and TCP cannot tell the
+ * two apart. Replies already answered are written before the EOF is seen.
+ *
+ * Failures: a read or write error, EOF, a timeout or no memory for the
+ * output closes the connection (logged at debug level, the timeouts at
+ * info); EINTR is retried; nothing here exits the daemon.
  */
 #include "session.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <errno.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "explain.h"
@@ -38,36 +61,76 @@
 #include "mxtls/socketmap.h"
 #include "server.h"
 
+/* The longest request frame: 4 digits, ':', the payload, ','. */
+#define SESSION_FRAME_MAX (SOCKETMAP_REQUEST_MAX + 6)
+
+/* Output buffers larger than this are freed once written (a burst of explain replies). */
+#define SESSION_OUT_KEEP 4096
+
+/* What the session asks of its read event. */
+enum session_reading {
+    READ_OFF,  /* closing, throttled, or input full while a lookup is pending */
+    READ_IDLE, /* reading, with the idle limit as timeout */
+    READ_WAIT, /* reading only to notice EOF: our lookup is pending, no idle limit */
+};
+
 struct session {
     struct server_link link; /* server.c's */
     struct server *srv;
-    struct bufferevent *bev;
-    struct lookup *pending; /* the lookup of the request being answered */
-    bool explain;           /* the pending request asked for an explanation */
-    bool closing;           /* close once the output is written */
-    bool throttled;         /* not reading: the output is above output_high_water */
-    bool deadline_armed;    /* a partial request is buffered; deadline is pending */
+    int fd;
+    struct event *rev;      /* EV_READ | EV_PERSIST, added as reading says */
+    struct event *wev;      /* EV_WRITE | EV_PERSIST, added only after EAGAIN */
     struct event *deadline; /* request_timeout from a request's first octet */
+    struct lookup *pending; /* the lookup of the request being answered */
+    enum session_reading reading;
+    bool writing;        /* wev is added: the kernel said EAGAIN */
+    bool explain;        /* the pending request asked for an explanation */
+    bool closing;        /* close once the output is written */
+    bool throttled;      /* not decoding: the output is above output_high_water */
+    bool deadline_armed; /* a partial request is buffered; deadline is pending */
+    bool broken;         /* no memory for a reply: close at the next flush */
+    char *out;           /* replies not written yet: out[out_off .. out_len) */
+    size_t out_off, out_len, out_cap;
+    size_t in_off, in_len; /* input not decoded yet: in[in_off .. in_off + in_len) */
     char key[SOCKETMAP_KEY_MAX + 1];
+    char in[SESSION_IN_SIZE];
 };
 
-/* The longest request frame: 4 digits, ':', the payload, ','; and some slack. */
-#define SESSION_READ_HIGH_WATER (SOCKETMAP_REQUEST_MAX + 8)
+_Static_assert(SESSION_IN_SIZE >= 2 * SESSION_FRAME_MAX, "the input buffer holds two frames");
 
 /* One reply buffer for the whole process: the loop is single-threaded. */
 static char reply_buf[SOCKETMAP_REPLY_BUF_SIZE];
 
-static void on_read(struct bufferevent *bev, void *arg);
-
-/*
- * set_idle - the idle limit applies (no request of ours is pending) or not
- * (waiting for our own lookup is not the peer being idle; the zone's
- * timeout, up to an hour, bounds that wait). The write limit always does.
- */
-static void set_idle(struct session *s, bool on)
+/* out_pending - octets of replies not written yet */
+static size_t out_pending(const struct session *s)
 {
-    struct timeval idle = {(time_t)s->srv->idle_s, 0}, wr = {SESSION_WRITE_S, 0};
-    bufferevent_set_timeouts(s->bev, on ? &idle : NULL, &wr);
+    return s->out_len - s->out_off;
+}
+
+/* out_append - queue (buf, len) after the replies already waiting; false without memory */
+static bool out_append(struct session *s, const char *buf, size_t len)
+{
+    if (s->out_off > 0 && s->out_off == s->out_len)
+        s->out_off = s->out_len = 0;
+    if (s->out_cap - s->out_len < len) {
+        size_t pending = out_pending(s);
+        size_t cap = s->out_cap > 0 ? s->out_cap : 256;
+        while (cap < pending + len)
+            cap *= 2;
+        char *p = malloc(cap);
+        if (p == NULL)
+            return false;
+        if (pending > 0)
+            memcpy(p, s->out + s->out_off, pending);
+        free(s->out);
+        s->out = p;
+        s->out_cap = cap;
+        s->out_off = 0;
+        s->out_len = pending;
+    }
+    memcpy(s->out + s->out_len, buf, len);
+    s->out_len += len;
+    return true;
 }
 
 /* session_link - the server's list links */
@@ -83,7 +146,13 @@ void session_destroy(struct session *s)
         lookup_cancel(s->pending);
     if (s->deadline != NULL)
         event_free(s->deadline);
-    bufferevent_free(s->bev);
+    if (s->rev != NULL)
+        event_free(s->rev);
+    if (s->wev != NULL)
+        event_free(s->wev);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->out);
     free(s);
 }
 
@@ -106,9 +175,13 @@ static bool send_reply(struct session *s, enum socketmap_status status, const ch
         socketmap_reply_format(SOCKETMAP_TEMP, temp + 5, strlen(temp + 5), SOCKETMAP_REPLY_MAX,
                                reply_buf, sizeof(reply_buf), &len, &d);
     }
-    return bufferevent_write(s->bev, reply_buf, len) == 0;
+    if (out_append(s, reply_buf, len))
+        return true;
+    log_msg(LOG_LEVEL_ERROR, "out of memory for a reply of %zu octets: closing the connection",
+            len);
+    s->broken = true;
+    return false;
 }
-
 /* session_reply - send_reply for the control service */
 void session_reply(struct session *s, enum socketmap_status status, const char *text)
 {
@@ -151,19 +224,16 @@ static void send_decision(struct session *s, const struct lookup_result *r)
     }
 }
 
-/* resume - after an answer: close when asked to, else read the next request */
+static bool serve(struct session *s);
+static void set_reading(struct session *s);
+
+/* resume - after an answer that came later: write it, then the requests that followed */
 static void resume(struct session *s)
 {
-    if (s->closing || s->srv->draining) {
+    if (s->srv->draining)
         s->closing = true;
-        bufferevent_disable(s->bev, EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-            session_close(s);
-        return;
-    }
-    set_idle(s, true);
-    bufferevent_enable(s->bev, EV_READ);
-    on_read(s->bev, s); /* requests may already be buffered (pipelining) */
+    if (serve(s))
+        set_reading(s);
 }
 
 /* on_lookup - a pending lookup completed */
@@ -289,40 +359,29 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     log_msg(LOG_LEVEL_INFO,
             "closing a connection: its request was not complete %u ms after its first octet "
             "(%zu octets received)",
-            (unsigned)s->srv->cfg->request_timeout_ms,
-            evbuffer_get_length(bufferevent_get_input(s->bev)));
+            (unsigned)s->srv->cfg->request_timeout_ms, s->in_len);
     session_close(s);
 }
 
-/* on_read - decode and answer the buffered requests, one at a time */
-static void on_read(struct bufferevent *bev, void *arg)
+/*
+ * decode - answer the buffered requests, one at a time, until one is
+ * pending, the input holds no complete request, the output is above
+ * output_high_water (throttled) or the connection is to close. Never frees s.
+ */
+static void decode(struct session *s)
 {
-    struct session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    /*
-     * A lookup is pending: read only to notice EOF (on_event). What arrives
-     * is the next request, decoded (and its deadline started) after this
-     * reply, as a request that arrives then would be: the wait is ours.
-     */
-    if (s->pending != NULL)
-        return;
-    while (s->pending == NULL && !s->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(bev)) > s->srv->cfg->output_high_water) {
-            /* Replies are not being read: stop reading requests until on_write. */
+    while (s->pending == NULL && !s->closing && !s->broken) {
+        if (out_pending(s) > s->srv->cfg->output_high_water) {
+            /* Replies are not being read: no more requests until they are. */
             s->throttled = true;
-            bufferevent_disable(bev, EV_READ);
             set_deadline(s, false); /* the wait is ours now, not the peer's */
             return;
         }
-        size_t avail = evbuffer_get_length(in);
-        /* The longest frame: 4 digits, ':', the payload, ','. */
-        size_t want = avail < SESSION_READ_HIGH_WATER ? avail : SESSION_READ_HIGH_WATER;
-        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
         struct netstring_frame fr;
         struct mxtls_diag d = {0};
-        int rc = netstring_decode(buf, want, SOCKETMAP_REQUEST_MAX, &fr, &d);
+        int rc = netstring_decode(s->in + s->in_off, s->in_len, SOCKETMAP_REQUEST_MAX, &fr, &d);
         if (rc == MXTLS_EAGAIN) {
-            set_deadline(s, avail > 0);
+            set_deadline(s, s->in_len > 0);
             return;
         }
         set_deadline(s, false);
@@ -332,84 +391,214 @@ static void on_read(struct bufferevent *bev, void *arg)
             send_reply(s, SOCKETMAP_PERM,
                        rc == MXTLS_ETOOLONG ? "request too long" : "malformed netstring");
             s->closing = true;
-            break;
+            return;
         }
-        int answered = handle(s, fr.data, fr.len);
-        evbuffer_drain(in, fr.consumed);
-        if (!answered) {
-            set_idle(s, false);
-            return; /* one request at a time: the rest waits for on_lookup */
-        }
+        /* handle copies what it keeps (key, next-hop): the frame may go now. */
+        handle(s, fr.data, fr.len);
+        s->in_off += fr.consumed;
+        s->in_len -= fr.consumed;
     }
-    if (s->closing)
-        resume(s);
 }
 
 /*
- * on_write - the output drained to half of output_high_water or less (the
- * write low-water mark): a closing session can go once it is empty, a
- * throttled one reads again.
+ * flush - write the queued replies. On EAGAIN ask the loop for write
+ * readiness (with the write timeout); once all is written stop asking, and
+ * close a session that is to close. false when s was freed.
  */
-static void on_write(struct bufferevent *bev, void *arg)
+static bool flush(struct session *s)
+{
+    if (s->broken) {
+        session_close(s);
+        return false;
+    }
+    while (out_pending(s) > 0) {
+        ssize_t n = send(s->fd, s->out + s->out_off, out_pending(s), MSG_NOSIGNAL);
+        if (n > 0) {
+            s->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!s->writing) {
+                struct timeval wr = {SESSION_WRITE_S, 0};
+                event_add(s->wev, &wr);
+                s->writing = true;
+            }
+            return true;
+        }
+        log_msg(LOG_LEVEL_DEBUG, "closing a connection: write: %s",
+                n < 0 ? strerror(errno) : "nothing written");
+        session_close(s);
+        return false;
+    }
+    s->out_off = s->out_len = 0;
+    if (s->out_cap > SESSION_OUT_KEEP) {
+        free(s->out);
+        s->out = NULL;
+        s->out_cap = 0;
+    }
+    if (s->writing) {
+        event_del(s->wev);
+        s->writing = false;
+    }
+    if (s->closing && s->pending == NULL) {
+        session_close(s);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * serve - answer what is buffered and write the replies; go on while the
+ * writes keep up with a throttle. false when s was freed.
+ */
+static bool serve(struct session *s)
+{
+    for (;;) {
+        decode(s);
+        if (!flush(s))
+            return false;
+        if (!s->throttled || out_pending(s) > 0)
+            return true;
+        s->throttled = false; /* everything went out at once: go on decoding */
+    }
+}
+
+/* in_room - room for the next read, after moving a partial request to the front */
+static size_t in_room(struct session *s)
+{
+    if (s->in_len == 0)
+        s->in_off = 0;
+    else if (s->in_off > 0 && SESSION_IN_SIZE - s->in_off - s->in_len < SESSION_FRAME_MAX) {
+        memmove(s->in, s->in + s->in_off, s->in_len);
+        s->in_off = 0;
+    }
+    return SESSION_IN_SIZE - s->in_off - s->in_len;
+}
+
+/*
+ * set_reading - add, change or delete the read event as the state wants it;
+ * a call to the loop only when that changes (never per request).
+ */
+static void set_reading(struct session *s)
+{
+    enum session_reading want = READ_IDLE;
+    if (s->closing || s->throttled)
+        want = READ_OFF;
+    else if (s->pending != NULL)
+        want = in_room(s) > 0 ? READ_WAIT : READ_OFF;
+    if (want == s->reading)
+        return;
+    if (want == READ_OFF) {
+        event_del(s->rev);
+    } else {
+        struct timeval idle = {(time_t)s->srv->idle_s, 0};
+        event_add(s->rev, want == READ_IDLE ? &idle : NULL);
+    }
+    s->reading = want;
+}
+
+/*
+ * on_read - readable (or the idle limit passed): read, answer every complete
+ * request, write the replies; read again only when the read filled the
+ * buffer. While a lookup is pending, read only to notice EOF.
+ */
+static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct session *s = arg;
-    if (s->closing) {
-        if (s->pending == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            session_close(s);
+    if (what & EV_TIMEOUT) {
+        log_msg(LOG_LEVEL_DEBUG, "closing a connection after idle timeout");
+        session_close(s);
         return;
     }
-    if (s->throttled) {
-        s->throttled = false;
-        if (s->pending == NULL) {
-            bufferevent_enable(bev, EV_READ);
-            on_read(bev, s); /* requests may already be buffered */
+    for (;;) {
+        size_t room = in_room(s);
+        if (room == 0)
+            break; /* a lookup is pending and the input is full: set_reading stops reading */
+        ssize_t n = read(fd, s->in + s->in_off + s->in_len, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            if (s->pending != NULL)
+                log_msg(LOG_LEVEL_DEBUG, "%s: the client %s before the answer; lookup cancelled",
+                        s->key, n == 0 ? "closed the connection" : "connection failed");
+            else if (n < 0)
+                log_msg(LOG_LEVEL_DEBUG, "closing a connection: read: %s", strerror(errno));
+            session_close(s);
+            return;
         }
+        s->in_len += (size_t)n;
+        if (s->pending != NULL)
+            break; /* decoded after the answer, as a request arriving then would be */
+        if (!serve(s))
+            return;
+        if ((size_t)n < room || s->pending != NULL || s->closing || s->throttled)
+            break;
     }
+    set_reading(s);
 }
 
 /*
- * on_event - EOF, error or timeout: the connection is done. A pending
- * lookup is cancelled (session_destroy): its client is gone.
+ * on_write - writable again after EAGAIN (or the write timeout passed):
+ * write what waits; a throttled session decodes again at half of
+ * output_high_water or less.
  */
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_write(evutil_socket_t fd, short what, void *arg)
 {
-    (void)bev;
+    (void)fd;
     struct session *s = arg;
-    if (what & BEV_EVENT_TIMEOUT)
-        log_msg(LOG_LEVEL_DEBUG, "closing a connection after %s timeout",
-                (what & BEV_EVENT_READING) ? "idle" : "write");
-    else if (s->pending != NULL)
-        log_msg(LOG_LEVEL_DEBUG, "%s: the client %s before the answer; lookup cancelled", s->key,
-                (what & BEV_EVENT_EOF) ? "closed the connection" : "connection failed");
-    session_close(s);
+    if (what & EV_TIMEOUT) {
+        log_msg(LOG_LEVEL_DEBUG, "closing a connection after write timeout (%zu octets unread)",
+                out_pending(s));
+        session_close(s);
+        return;
+    }
+    if (!flush(s))
+        return;
+    if (s->throttled && out_pending(s) <= s->srv->cfg->output_high_water / 2) {
+        s->throttled = false;
+        if (!serve(s))
+            return;
+    }
+    set_reading(s);
 }
 
-/* session_new - wrap the accepted fd */
+/* session_new - take over the accepted (non-blocking) fd */
 struct session *session_new(struct server *srv, int fd)
 {
-    struct session *s = calloc(1, sizeof(*s));
+    /* Not calloc: the buffers at the end are written before they are read,
+     * and zeroing them would make every idle connection's pages resident. */
+    struct session *s = malloc(sizeof(*s));
     if (s == NULL) {
-        evutil_closesocket(fd);
+        close(fd);
         return NULL;
     }
-    s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (s->bev == NULL) {
-        evutil_closesocket(fd);
-        free(s);
-        return NULL;
-    }
+    memset(s, 0, offsetof(struct session, key));
+    s->key[0] = '\0';
     s->srv = srv;
+    s->fd = fd;
+    s->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
+    s->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, s);
     s->deadline = evtimer_new(srv->base, on_deadline, s);
-    if (s->deadline == NULL) {
-        bufferevent_free(s->bev);
-        free(s);
+    if (s->rev == NULL || s->wev == NULL || s->deadline == NULL) {
+        session_destroy(s);
         return NULL;
     }
-    set_idle(s, true);
-    bufferevent_setwatermark(s->bev, EV_WRITE, srv->cfg->output_high_water / 2, 0);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_READ_HIGH_WATER);
-    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-    bufferevent_enable(s->bev, EV_READ);
+    if (evutil_make_socket_nonblocking(fd) < 0) {
+        session_destroy(s);
+        return NULL;
+    }
+    if (srv->addr.path == NULL) {
+        /* Replies are whole: send each at once (a reply that follows a
+         * pending lookup would otherwise wait for the peer's delayed ACK). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    s->reading = READ_OFF;
+    set_reading(s);
     return s; /* server.c links and counts it */
 }
 
@@ -417,6 +606,8 @@ struct session *session_new(struct server *srv, int fd)
 void session_drain(struct session *s)
 {
     s->closing = true;
-    if (s->pending == NULL)
-        resume(s);
+    if (s->pending != NULL)
+        return; /* on_lookup writes the answer, then closes */
+    if (flush(s))
+        set_reading(s); /* waiting for the output to be read (wev) */
 }

@@ -6,15 +6,15 @@
  * counts it, and a session that is done asks server_session_close.
  *
  * Requests are netstrings of at most SOCKETMAP_REQUEST_MAX octets, answered
- * in order, one at a time (Postfix sends one and waits; a pipelining client
- * simply waits longer). A malformed or oversized frame is answered "PERM"
- * and the connection is closed after the reply is written. A well-formed
- * request whose key is not a next-hop we look up is "NOTFOUND ". The map
- * name SESSION_EXPLAIN_NAME (explain.h) asks for an explanation, key "ZONE
- * NEXTHOP", reply "OK <JSON>" (explain.c), only when explain_on_policy_port
- * is true; otherwise it is a map name like any other (default_zone), and
- * its key "ZONE NEXTHOP" is not a next-hop: "NOTFOUND ". `mxtls query`
- * asks the control socket instead.
+ * in order, one at a time (Postfix sends one and waits). A client may
+ * pipeline: every complete request in what one read returns is answered and
+ * the replies go out in one write; a request whose lookup is pending holds
+ * back the ones after it, so replies always come in request order. A malformed or oversized frame
+ * is answered "PERM" and the connection is closed after the reply is written. A well-formed request
+ * whose key is not a next-hop we look up is "NOTFOUND ". The map name SESSION_EXPLAIN_NAME
+ * (explain.h) asks for an explanation, key "ZONE NEXTHOP", reply "OK <JSON>" (explain.c), only when
+ * explain_on_policy_port is true; otherwise it is a map name like any other (default_zone), and its
+ * key "ZONE NEXTHOP" is not a next-hop: "NOTFOUND ". `mxtls query` asks the control socket instead.
  *
  * Limits (issue 17): a connection is closed when a request is not complete
  * request_timeout after its first octet, when it stays idle SESSION_IDLE_S
@@ -24,7 +24,11 @@
  * A connection closed (or half-closed) by its peer while its request's
  * lookup is pending is freed at once and the lookup cancelled, so a client
  * that gave up holds no resolver capacity; what it pipelined meanwhile is
- * buffered up to one maximal frame, then no longer read.
+ * buffered up to SESSION_IN_SIZE octets, then no longer read.
+ *
+ * I/O (issue 18): no bufferevent. The session reads into its own bounded
+ * buffer and writes with send(2) at once; it asks the loop for write
+ * readiness only when the kernel says EAGAIN (session.c).
  */
 #ifndef MXTLSD_SESSION_H
 #define MXTLSD_SESSION_H
@@ -33,6 +37,9 @@
 #include <stddef.h>
 
 #include "mxtls/socketmap.h"
+
+/* The session's input buffer: what one read may return (at least two maximal frames). */
+#define SESSION_IN_SIZE 4096
 
 struct server;
 struct server_link;

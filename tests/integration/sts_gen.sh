@@ -189,7 +189,7 @@ status 64 "max-age negative" "expected whole seconds" gen --mode enforce --max-a
 status 64 "max-age not a number" "expected whole seconds" gen --mode enforce --max-age 1w --mx mx.example.com
 status 64 "two layouts" "choose one of" gen --mode none --max-age 0 --json --policy-only
 status 64 "a stray argument" "unexpected argument" gen --mode none --max-age 0 mx.example.com
-status 64 "no sts subcommand" "no subcommand" "$MXTLS" sts verify example.com
+status 64 "no sts subcommand" "no subcommand" "$MXTLS" sts frobnicate example.com
 status 65 "max_age over 31557600 (RFC 8461 §3.2)" "exceeds 31557600" \
     gen --mode enforce --max-age 31557601 --mx mx.example.com
 status 65 "pattern with '_' (RFC 8461 §4.1)" "--mx mx_1.example.com" \

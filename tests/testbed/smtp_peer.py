@@ -11,6 +11,17 @@ PEERS.json: {"dir": DIR, "peers": [{"host", "addr", "port", "mode", "cert",
   strip  the attacker that strips STARTTLS from the EHLO reply and takes
          the mail in plaintext (STARTTLS, if sent anyway, gets 502)
   plain  an honest server without TLS (same wire behaviour as strip)
+Hostile peers, for clients' robustness tests (issue 11):
+  silent          accepts the connection and never sends a greeting
+  slow-banner     trickles its 220 greeting one octet every 2 s
+  garbage         answers with binary garbage instead of a greeting
+  ehlo-flood      answers EHLO with 10 MB of "250-" continuation lines
+  tls-alert       offers STARTTLS, then answers the ClientHello with a fatal
+                  TLS alert (handshake_failure)
+  drop-handshake  offers STARTTLS, reads the ClientHello, resets the
+                  connection (SO_LINGER 0)
+  banner-421      greets with "421 4.3.2 service not available"
+  banner-554      greets with "554 5.3.2 no SMTP service here"
 
 Every peer accepts mail: EHLO/HELO, STARTTLS, MAIL, RCPT, DATA, RSET, NOOP,
 QUIT. Each accepted message is written to DIR/mail/NNNNNN-HOST.eml and one
@@ -28,6 +39,7 @@ import select
 import signal
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -91,10 +103,80 @@ def record(spool, entry, data):
             f.write(json.dumps(entry) + "\n")
 
 
+FLOOD_BYTES = 10 * 1024 * 1024
+# A fatal handshake_failure(40) alert record, TLS 1.2 framing (RFC 8446 §6).
+TLS_ALERT = b"\x15\x03\x03\x00\x02\x02\x28"
+
+
+def wait_close(sock):
+    """wait_close - read and discard until the client goes away (or TIMEOUT)."""
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+
+
+def hostile_greeting(peer, sock):
+    """hostile_greeting - the modes that misbehave before EHLO; True when done."""
+    host, mode = peer["host"], peer["mode"]
+    if mode == "silent":
+        wait_close(sock)
+        return True
+    if mode == "slow-banner":
+        for ch in ("220 %s ESMTP slow\r\n" % host).encode():
+            sock.sendall(bytes([ch]))
+            time.sleep(2)
+        wait_close(sock)
+        return True
+    if mode == "garbage":
+        sock.sendall(b"\x00\xff\xfeGARBAGE \x1b[31m not smtp\r\n" + os.urandom(512))
+        wait_close(sock)
+        return True
+    if mode in ("banner-421", "banner-554"):
+        code = mode[-3:]
+        text = "4.3.2 service not available" if code == "421" else "5.3.2 no SMTP service here"
+        sock.sendall(("%s %s %s\r\n" % (code, host, text)).encode())
+        wait_close(sock)
+        return True
+    return False
+
+
+def ehlo_flood(c):
+    """ehlo_flood - 10 MB of continuation lines, then the last line."""
+    line = b"250-" + b"X" * 90 + b"\r\n"
+    chunk = line * 1000
+    sent = 0
+    while sent < FLOOD_BYTES:
+        c.sock.sendall(chunk)
+        sent += len(chunk)
+    c.send("250 STARTTLS")
+
+
+def hostile_tls(c, mode):
+    """hostile_tls - after "220 ready": an alert or a reset instead of a handshake."""
+    c.sock.recv(4096)  # the ClientHello (or part of it)
+    if mode == "tls-alert":
+        c.sock.sendall(TLS_ALERT)
+        time.sleep(0.2)
+    else:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
 def session(spool, peer, sock, addr):
     host, mode = peer["host"], peer["mode"]
     sock.settimeout(TIMEOUT)
     c = Conn(sock)
+    try:
+        hostile = hostile_greeting(peer, sock)
+    except OSError:  # the client gave up on us: that is what these modes are for
+        hostile = True
+    if hostile:
+        try:
+            sock.close()
+        except OSError:
+            pass
+        return
     tls = None
     helo = None
     env = None
@@ -104,10 +186,13 @@ def session(spool, peer, sock, addr):
             line = c.readline()
             verb = line[:4].upper().decode("ascii", "replace")
             arg = line[5:].decode("utf-8", "replace").strip()
+            if verb == "EHLO" and mode == "ehlo-flood":
+                ehlo_flood(c)
+                continue
             if verb == "EHLO":
                 helo, env = arg, None
                 caps = ["PIPELINING", "SIZE %d" % MAX_MSG, "8BITMIME"]
-                if mode in ("good", "forge") and tls is None:
+                if mode in ("good", "forge", "tls-alert", "drop-handshake") and tls is None:
                     caps.append("STARTTLS")
                 lines = [host] + caps
                 for i, cap in enumerate(lines):
@@ -116,13 +201,16 @@ def session(spool, peer, sock, addr):
                 helo, env = arg, None
                 c.send("250 %s" % host)
             elif verb == "STAR" and line.upper() == b"STARTTLS":
-                if mode not in ("good", "forge") or tls is not None:
+                if mode not in ("good", "forge", "tls-alert", "drop-handshake") or tls is not None:
                     c.send("502 5.5.1 command not recognized")
                     continue
                 if c.buf:
                     c.send("554 5.5.1 pipelined data after STARTTLS")
                     return
                 c.send("220 2.0.0 ready to start TLS")
+                if mode in ("tls-alert", "drop-handshake"):
+                    hostile_tls(c, mode)
+                    return
                 sock = contexts[host].wrap_socket(sock, server_side=True)
                 c = Conn(sock)
                 tls = {"version": sock.version(), "cipher": sock.cipher()[0]}

@@ -40,7 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SMTP_PEER = os.path.join(HERE, "smtp_peer.py")
 ZONE_KINDS = ("signed", "insecure", "bogus-sig", "bogus-ds", "lame")
 CERT_KINDS = ("valid", "selfsigned", "wrongname", "expired", "attacker")
-SMTP_MODES = ("good", "strip", "forge", "plain")
+SMTP_MODES = ("good", "strip", "forge", "plain",
+              # hostile peers (smtp_peer.py): issue 11
+              "silent", "slow-banner", "garbage", "ehlo-flood", "tls-alert",
+              "drop-handshake", "banner-421", "banner-554")
 WRONG_NAME = "wrong-name.test"
 DEADLINE = 20.0  # seconds to wait for each service to answer
 
@@ -149,8 +152,11 @@ class Scenario:
                 die("%s: zone kind %r (known: %s)" % (where, kind, ", ".join(ZONE_KINDS)))
             if name == "test" or name.count(".") != 1:
                 die("%s: zones are direct children of test. (got %s)" % (where, name))
-            opts = parse_opts(a[2:], where, ("ttl",))
-            self.zones[name] = {"kind": kind, "ttl": int(opts.get("ttl", 60))}
+            opts = parse_opts(a[2:], where, ("ttl", "sigdays"))
+            # sigdays=N: signatures expire N days from now (default 30; mxtls check's
+            # rrsig-expiring case)
+            self.zones[name] = {"kind": kind, "ttl": int(opts.get("ttl", 60)),
+                                "sigdays": float(opts.get("sigdays", 30))}
         elif kw == "host":
             self._host(norm(a[0]), a[1] if len(a) > 1 else None)
         elif kw == "mx":
@@ -169,7 +175,7 @@ class Scenario:
         elif kw == "tlsa":
             name = norm(a[0])
             u, s, m, data = int(a[1]), int(a[2]), int(a[3]), a[4]
-            if data != "auto":
+            if data != "auto" and not data.startswith("auto:"):  # auto:HOST: HOST's cert
                 int(data, 16)
             self.records.append((name, "TLSA", (u, s, m, data)))
         elif kw == "rr":
@@ -179,7 +185,7 @@ class Scenario:
             mode = a[1] if len(a) > 1 else "good"
             if mode not in SMTP_MODES:
                 die("%s: smtp mode %r (known: %s)" % (where, mode, ", ".join(SMTP_MODES)))
-            opts = parse_opts(a[2:], where, ("cert", "forged", "addr", "chain"))
+            opts = parse_opts(a[2:], where, ("cert", "forged", "addr", "chain", "days"))
             cert = opts.get("cert", "valid")
             forged = opts.get("forged", "attacker")
             for k in (cert, forged):
@@ -189,7 +195,8 @@ class Scenario:
             if chain not in ("full", "leaf"):
                 die("%s: chain=full or chain=leaf" % where)
             self._host(host, opts.get("addr"))
-            self.smtp[host] = {"mode": mode, "cert": cert, "forged": forged, "chain": chain}
+            self.smtp[host] = {"mode": mode, "cert": cert, "forged": forged, "chain": chain,
+                               "days": int(opts.get("days", 365))}  # days=N: cert validity
         elif kw == "sts":
             dom = norm(a[0])
             opts = parse_opts(
@@ -325,7 +332,7 @@ def make_ca(cadir, name, cn):
     return key, pem
 
 
-def make_cert(tb, host, kind, out):
+def make_cert(tb, host, kind, out, days=365):
     """make_cert - a fresh key and certificate for HOST of KIND into OUT.{key,pem}.
     Returns (key, leaf pem, chain pem: leaf then issuer, issuer pem or None)."""
     cadir = os.path.join(tb, "ca")
@@ -349,7 +356,7 @@ def make_cert(tb, host, kind, out):
              "-extensions", "leaf_ext"])
     else:
         run(["openssl", "req", "-config", cnf, "-x509"] + NEWKEY + subj +
-            ["-keyout", key, "-out", pem, "-days", "365", "-extensions", "leaf_ext",
+            ["-keyout", key, "-out", pem, "-days", str(days), "-extensions", "leaf_ext",
              "-CA", issuer, "-CAkey", issuer[:-4] + ".key", "-sha256"])
     with open(pem) as f:
         text = f.read()
@@ -432,13 +439,14 @@ def zone_text(zone, ttl, records, serial):
     return "\n".join(lines) + "\n"
 
 
-def sign(zdir, zone, key, kind):
+def sign(zdir, zone, key, kind, sigdays=30):
     src = os.path.join(zdir, zone + ".zone")
     argv = ["ldns-signzone", "-f", os.path.join(zdir, zone + ".served")]
     if kind == "bogus-sig":
         argv += ["-i", "20200101000000", "-e", "20200201000000"]
     else:
-        argv += ["-e", time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 30 * 86400))]
+        argv += ["-e", time.strftime("%Y%m%d%H%M%S",
+                                     time.gmtime(time.time() + sigdays * 86400))]
     run(argv + [src, key["base"]])
 
 
@@ -455,8 +463,9 @@ def build_dns(tb, sc, addrs, net, certs, keys, serial):
     for owner, rtype, rdata in sc.records:
         if rtype == "TLSA":
             u, s, m, data = rdata
-            if data == "auto":
+            if data == "auto" or data.startswith("auto:"):
                 host = owner.split(".", 2)[2] if owner.startswith("_") else owner
+                host = norm(data[5:]) if data.startswith("auto:") else host
                 if host not in certs:
                     die("tlsa %s auto: no smtp peer for %s" % (owner, host))
                 data = tlsa_data(certs[host]["chain"], u, s, m)
@@ -485,7 +494,8 @@ def build_dns(tb, sc, addrs, net, certs, keys, serial):
             children.append(z)
         else:
             shutil.copy(os.path.join(zdir, z + ".zone"), os.path.join(zdir, z + ".served"))
-    parallel(lambda z: sign(zdir, z, keys[z], sc.zones[z]["kind"]), children)
+    parallel(lambda z: sign(zdir, z, keys[z], sc.zones[z]["kind"], sc.zones[z]["sigdays"]),
+             children)
     write(os.path.join(zdir, "test.zone"), zone_text("test", 60, per_zone["test"], serial))
     sign(zdir, "test", keys["test"], "signed")
     served.append("test")
@@ -818,7 +828,8 @@ def generate(tb, sc, net, state):
         name, ck = arg
         host, _, forged = name.partition("#")
         out = os.path.join(tb, "certs", host + (".forged" if forged else ""))
-        return ("cert", name, make_cert(tb, host, ck, out))
+        days = sc.smtp[host].get("days", 365) if host in sc.smtp and not forged else 365
+        return ("cert", name, make_cert(tb, host, ck, out, days))
 
     results = parallel(task, [("key", z) for z in zones] +
                        [("ca", "ca"), ("ca", "attacker-ca")])
@@ -1061,7 +1072,8 @@ def cmd_ctl(args):
             kind = sc.smtp[host]["cert"]
         else:
             kind = sc.sts[host[len("mta-sts."):]].get("cert", "valid")
-        make_cert(tb, host, kind, os.path.join(tb, "certs", host))
+        make_cert(tb, host, kind, os.path.join(tb, "certs", host),
+                  sc.smtp[host].get("days", 365) if host in sc.smtp else 365)
         if "--no-dns" not in rest:  # --no-dns: the operator forgot the TLSA
             redo_dns(tb, sc, state)
         hup(tb, "smtp-peer" if host in sc.smtp else "nginx")

@@ -5,12 +5,20 @@
  * without a cached policy, the 5-minute back-off, our own resolver failing
  * (the bounded TEMP window of sts_resolver_failure_temp), refreshes shared
  * by their waiters and a waiter cancelled while the refresh is in flight.
+ * And the miss path over a real store (core/store.c on an SQLite file in a
+ * mkdtemp directory): a domain missing in memory is read from the store
+ * first, and a record found there behaves as if it had been loaded at start.
  */
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "fake_net.h"
+#include "store.h"
 #include "sts_cache.h"
 #include "unit.h"
 
@@ -426,6 +434,281 @@ static void test_sweep(void **state)
     sts_cache_free(c);
 }
 
+/* ---- the miss path: memory misses read the store (issue 18) ---- */
+
+struct shared_db {
+    char dir[64];
+    char path[128];
+    struct store *store;
+};
+
+/* db_open - a fresh SQLite store in its own directory, reads dispatched by the test */
+static void db_open(struct shared_db *t)
+{
+    snprintf(t->dir, sizeof(t->dir), "/tmp/test_sts_cache.XXXXXX");
+    if (mkdtemp(t->dir) == NULL)
+        abort();
+    snprintf(t->path, sizeof(t->path), "%s/cache.db", t->dir);
+    struct store_config sc = {.readers = 1};
+    struct mxtls_diag d = {0};
+    t->store = store_open(t->path, &sc, &d);
+    if (t->store == NULL)
+        abort();
+}
+
+/* db_close - close the store, remove its files */
+static void db_close(struct shared_db *t)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", ".state", ".state.tmp"};
+    char p[160];
+    store_close(t->store);
+    for (size_t i = 0; i < UNIT_LEN(sfx); i++) {
+        snprintf(p, sizeof(p), "%s%s", t->path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(t->dir);
+}
+
+/* db_row - a row as another daemon sharing the file wrote it (or a damaged one) */
+static void db_row(const struct shared_db *t, const char *id, int64_t fetched, int64_t checked,
+                   const char *text)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open(t->path, &db) != SQLITE_OK)
+        abort();
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT OR REPLACE INTO sts_policy VALUES "
+                                        "(?, ?, ?, ?, 0, ?)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, D, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, fetched);
+    sqlite3_bind_int64(st, 4, checked);
+    sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* db_dispatch - wait for the store's answered reads and deliver them (5 s at most) */
+static size_t db_dispatch(struct shared_db *t)
+{
+    for (int i = 0; i < 50; i++) {
+        struct pollfd p = {.fd = store_event_fd(t->store), .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            size_t n = store_dispatch(t->store);
+            if (n > 0)
+                return n;
+        }
+    }
+    return 0;
+}
+
+/* miss_cache - a cache over the fake network persisting to t */
+static struct sts_cache *miss_cache(struct shared_db *t)
+{
+    fake_reset(&net);
+    db_open(t);
+    struct sts_cache *c = sts_cache_new(&net, t->store, GRACE);
+    if (c == NULL)
+        abort();
+    sts_cache_set_resolver_temp(c, TEMP_S);
+    return c;
+}
+
+/*
+ * A miss finds another daemon's row checked within cache_grace: answered as
+ * the cached policy, no DNS, no fetch (as if loaded at startup, RFC 8461
+ * §5.1); the next query is answered from memory at once.
+ */
+static void test_miss_reads_store(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 100, fake_time - 10, policy_enforce);
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    assert_int_equal(g.calls, 0);
+    assert_int_equal(fake_pending(), 0); /* the store first, not the DNS */
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_true(g.a.cached);
+    assert_string_equal(g.a.id, "7");
+    assert_int_equal(g.a.policy->policy.mode, STS_MODE_ENFORCE);
+    assert_int_equal(g.a.policy->fetched_at, fake_time - 100);
+    assert_int_equal(g.a.checked_at, fake_time - 10);
+    sts_answer_finish(&g.a);
+    assert_int_equal(fake_n_fetches, 0);
+    assert_int_equal(fake_asked(TXT, 0), 0);
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 1);
+    assert_string_equal(a.id, "7");
+    sts_answer_finish(&a);
+    sts_cache_free(c);
+    db_close(&t);
+}
+
+/*
+ * Past cache_grace the row's id is checked against the TXT record first
+ * (RFC 8461 §3.3): the same id: the cached policy, re-checked, no fetch; an
+ * expired row (§5.1: past max_age) is absent and the policy is fetched.
+ */
+static void test_miss_past_grace(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 1000, fake_time - 1000, policy_enforce);
+    record("7");
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g.calls, 0); /* not yet: the TXT check runs */
+    fake_run();
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_true(g.a.cached);
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 1);
+    assert_int_equal(fake_n_fetches, 0);
+    sts_answer_finish(&g.a);
+    sts_cache_free(c);
+    db_close(&t);
+
+    c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 86400, fake_time - 10, policy_enforce); /* max_age 86400 */
+    record("8");
+    host();
+    fake_fetch_ok(D, policy_testing);
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    db_dispatch(&t);
+    fake_run();
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_false(g.a.cached);
+    assert_string_equal(g.a.id, "8");
+    assert_int_equal(fake_n_fetches, 1);
+    sts_answer_finish(&g.a);
+    sts_cache_free(c);
+    db_close(&t);
+
+    /* the TXT check fails: the enforce policy read keeps applying (§5.1), never weaker */
+    c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 1000, fake_time - 1000, policy_enforce);
+    fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_FAILED, 0)->why = "SERVFAIL";
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    db_dispatch(&t);
+    fake_run();
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_true(g.a.cached);
+    assert_int_equal(g.a.policy->policy.mode, STS_MODE_ENFORCE);
+    assert_int_equal(fake_n_fetches, 0);
+    sts_answer_finish(&g.a);
+    sts_cache_free(c);
+    db_close(&t);
+}
+
+/* A corrupt row on a miss is absent and counted; the refresh fetches the policy. */
+static void test_miss_corrupt_row(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 100, fake_time - 10, "version: STSv1\r\nmode: enforce\r\n");
+    record("8");
+    host();
+    fake_fetch_ok(D, policy_testing);
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    db_dispatch(&t);
+    fake_run();
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_false(g.a.cached);
+    assert_int_equal(g.a.policy->policy.mode, STS_MODE_TESTING); /* never the corrupt text */
+    assert_int_equal(fake_n_fetches, 1);
+    sts_answer_finish(&g.a);
+    struct store_health h;
+    store_health(t.store, &h);
+    assert_int_equal(h.reads, 1);
+    assert_int_equal(h.read_invalid, 1);
+    assert_int_equal(h.read_hits, 0);
+    sts_cache_free(c);
+    db_close(&t);
+}
+
+/*
+ * Waiters arriving during the store's read share it (one read, one answer
+ * each); a waiter cancelled meanwhile is not called, and when every waiter
+ * is gone the read still completes for the cache. Freeing the cache with a
+ * read in flight calls nobody.
+ */
+static void test_miss_shared_and_cancel(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 100, fake_time - 10, policy_enforce);
+    struct got g[3];
+    memset(g, 0, sizeof(g));
+    struct sts_wait *w[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sts_cache_query(c, D, 1000, &g[i].a, on_answer, &g[i], &w[i]), 0);
+    assert_int_equal(sts_cache_busy(c), 1);
+    sts_wait_cancel(w[1]);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g[0].calls, 1);
+    assert_int_equal(g[1].calls, 0);
+    assert_int_equal(g[2].calls, 1);
+    assert_ptr_equal(g[0].a.policy, g[2].a.policy);
+    sts_answer_finish(&g[0].a);
+    sts_answer_finish(&g[2].a);
+    struct store_health h;
+    store_health(t.store, &h);
+    assert_int_equal(h.reads, 1);
+    assert_int_equal(sts_cache_busy(c), 0);
+    sts_cache_free(c);
+    db_close(&t);
+
+    /* every waiter cancelled while the read is in flight: the cache keeps the row */
+    c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 100, fake_time - 10, policy_enforce);
+    memset(g, 0, sizeof(g));
+    assert_int_equal(sts_cache_query(c, D, 1000, &g[0].a, on_answer, &g[0], &w[0]), 0);
+    sts_wait_cancel(w[0]);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g[0].calls, 0);
+    assert_int_equal(sts_cache_busy(c), 0);
+    struct sts_answer a;
+    assert_int_equal(ask(c, &a), 1);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_string_equal(a.id, "7");
+    sts_answer_finish(&a);
+    assert_int_equal(fake_n_fetches, 0);
+    sts_cache_free(c);
+    db_close(&t);
+
+    /* freed with the read in flight: nobody is called, the store drops the read */
+    c = miss_cache(&t);
+    assert_int_equal(sts_cache_query(c, D, 1000, &g[1].a, on_answer, &g[1], &w[1]), 0);
+    sts_wait_cancel(w[1]);
+    sts_cache_free(c);
+    usleep(20000); /* let the reader answer into the done list */
+    store_dispatch(t.store);
+    assert_int_equal(g[1].calls, 0);
+    db_close(&t);
+}
+
 int main(void)
 {
     static struct unit_suite s;
@@ -450,6 +733,16 @@ int main(void)
              test_shared_and_cancel, NULL);
     unit_one(&s, "proactive refresh renews a policy past half its max_age", test_proactive, NULL);
     unit_one(&s, "the sweep frees idle entries and keeps cached policies", test_sweep, NULL);
+    unit_one(&s, "miss: a row in the store within cache_grace is served, no DNS, no fetch",
+             test_miss_reads_store, NULL);
+    unit_one(&s,
+             "miss: past cache_grace the id is checked (§3.3), a failed check keeps the policy "
+             "(§5.1); an expired row is absent",
+             test_miss_past_grace, NULL);
+    unit_one(&s, "miss: a corrupt row is absent and counted; the policy is fetched",
+             test_miss_corrupt_row, NULL);
+    unit_one(&s, "miss: waiters share the store's read; cancel while it is in flight",
+             test_miss_shared_and_cancel, NULL);
     int rc = unit_run(&s, "sts_cache");
     fake_reset(NULL);
     return rc;

@@ -1,0 +1,109 @@
+/*
+ * cache_backend - the registry of cache backends (see cache_backend.h): a
+ * bounded array of tables by name, "sqlite" built in. Lookups compare
+ * names; nothing here allocates. cache_entry_finish lives here too, since
+ * the record belongs to the interface, not to one backend.
+ */
+#include "cache_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache_sqlite.h"
+
+static const struct cache_backend_ops *registry[CACHE_BACKEND_MAX] = {&cache_sqlite_backend};
+static size_t n_registered = 1;
+
+/* cache_entry_finish - free what e owns (policy_text) and leave it empty */
+void cache_entry_finish(struct cache_entry *e)
+{
+    if (e == NULL)
+        return;
+    free(e->policy_text);
+    memset(e, 0, sizeof(*e));
+}
+
+/* cache_backend_find - the table registered under name, or NULL */
+const struct cache_backend_ops *cache_backend_find(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < n_registered; i++)
+        if (strcmp(registry[i]->name, name) == 0)
+            return registry[i];
+    return NULL;
+}
+
+/* complete - a table a store can drive: open/close and one of the two kinds */
+static bool complete(const struct cache_backend_ops *ops)
+{
+    if (ops->name == NULL || ops->name[0] == '\0' || ops->open == NULL || ops->close == NULL)
+        return false;
+    if ((ops->flags & CACHE_BACKEND_BLOCKING) != 0)
+        return ops->get != NULL && ops->put != NULL && ops->del != NULL && ops->walk != NULL;
+    return ops->get_async != NULL && ops->put_async != NULL && ops->del_async != NULL &&
+           ops->cancel != NULL;
+}
+
+/* cache_backend_register - add a table under a new name */
+int cache_backend_register(const struct cache_backend_ops *ops, struct mxtls_diag *diag)
+{
+    if (ops == NULL || !complete(ops))
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
+                              "cache backend %s: incomplete table (open, close and the "
+                              "blocking or asynchronous operations are required)",
+                              ops != NULL && ops->name != NULL ? ops->name : "(unnamed)");
+    if (cache_backend_find(ops->name) != NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache backend %s is already registered",
+                              ops->name);
+    if (n_registered >= CACHE_BACKEND_MAX)
+        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0,
+                              "cache backend %s: the registry is full (%d backends)", ops->name,
+                              CACHE_BACKEND_MAX);
+    registry[n_registered++] = ops;
+    return 0;
+}
+
+/* cache_backend_names - "sqlite, ..." for messages */
+void cache_backend_names(char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n_registered && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? ", " : "", registry[i]->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* cache_backend_open - one connection to the backend called type */
+int cache_backend_open(const char *type, const struct cache_backend_options *o,
+                       struct cache_backend **out, struct mxtls_diag *diag)
+{
+    *out = NULL;
+    const struct cache_backend_ops *ops = cache_backend_find(type);
+    if (ops == NULL) {
+        char known[128];
+        cache_backend_names(known, sizeof(known));
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "unknown cache type \"%s\" (known: %s)",
+                              type != NULL ? type : "", known);
+    }
+    int rc = ops->open(o, out, diag);
+    if (rc < 0) {
+        *out = NULL;
+        return rc;
+    }
+    (*out)->ops = ops;
+    return 0;
+}
+
+/* cache_backend_close - through the backend's table */
+void cache_backend_close(struct cache_backend *b)
+{
+    if (b != NULL)
+        b->ops->close(b);
+}
