@@ -258,8 +258,13 @@ cancels0=$(grep -c 'lookup cancelled' "$log" || true)
 sm '
 for i in range(5):
     s = conn()
-    s.sendall(ns("stall d%d.drop.test" % i) + ns("postfix enforce.sts.test") * 20)
-    time.sleep(0.3)
+    # the reply to the first request proves the daemon has read the write and
+    # started the stall lookup behind it (it answers a buffer in one pass), so
+    # the close below meets a pending lookup however slow the daemon is
+    # (under valgrind a fixed sleep was not enough)
+    s.sendall(ns("postfix enforce.sts.test") + ns("stall d%d.drop.test" % i) +
+              ns("postfix enforce.sts.test") * 20)
+    replies(s, 1, timeout=60)
     s.close()
 s = conn()
 s.sendall(ns("postfix enforce.sts.test") + ns("stall d9.drop.test"))
