@@ -14,6 +14,7 @@
 #include "net.h"
 #include "mxtls/mx.h"
 #include "mxtls/tlsa.h"
+#include "stats.h"
 #include "table.h"
 
 #define ADDRS_SHOWN_MAX 160 /* octets of address text kept per host, for explanations */
@@ -143,6 +144,7 @@ static enum decide_dns worse(enum decide_dns x, enum decide_dns y)
 /* note_answer - TTL and failure bookkeeping common to every answer */
 static void note_answer(struct dane_gather *g, const struct dns_answer *a)
 {
+    stats_dns(a->status); /* issue 16: bogus and failed lookups */
     if (a->status == DECIDE_DNS_BOGUS || a->status == DECIDE_DNS_FAILED)
         g->failed = true;
     else if (a->ttl < g->min_ttl)

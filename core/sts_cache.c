@@ -16,6 +16,7 @@
 #include "net.h"
 #include "log.h"
 #include "mxtls/txt.h"
+#include "stats.h"
 #include "store.h"
 #include "table.h"
 
@@ -583,14 +584,17 @@ int sts_cache_query(struct sts_cache *c, const char *domain, unsigned timeout_ms
     if (e->refresh == NULL) {
         /* RFC 8461 §5.1 with cache_grace: a recently checked policy is used as is. */
         if (e->policy != NULL && t - e->checked_at < c->grace) {
+            mxtls_stats.sts_hits++; /* issue 16 */
             answer_fill(out, e, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR, e->policy->id);
             return 1;
         }
         if (e->policy == NULL && t < no_record_until(e)) {
+            mxtls_stats.sts_hits++; /* issue 16 */
             answer_fill(out, e, DECIDE_STS_NO_RECORD, false, DECIDE_STS_FETCH_ERROR, "");
             return 1;
         }
     }
+    mxtls_stats.sts_misses++; /* issue 16: a refresh is joined or started */
     struct sts_wait *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return MXTLS_ENOMEM;
@@ -684,6 +688,7 @@ static void fetch_failed(struct sts_refresh *r, enum decide_sts_failure failure,
 {
     struct sts_entry *e = r->entry;
     set_reason(e, "%s: %s", decide_sts_failure_name(failure), why);
+    mxtls_stats.sts_fetch_failed[(unsigned)failure % STATS_FAILURES]++; /* issue 16 */
     if (e->note != NULL) {
         e->note->failed_at = now(r->cache);
         snprintf(e->note->failed_id, sizeof(e->note->failed_id), "%s", r->id);
@@ -766,6 +771,7 @@ static void on_fetch(const struct fetch_result *res, void *arg)
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, "out of memory");
         return;
     }
+    mxtls_stats.sts_fetch_ok++; /* issue 16 */
     int64_t t = now(r->cache);
     p->fetched_at = t;
     sts_policy_unref(e->policy);
@@ -1073,4 +1079,79 @@ size_t sts_cache_persist_all(struct sts_cache *c)
         return 0;
     table_each(c->entries, persist_one, &pc);
     return pc.n;
+}
+
+struct walk_ctx {
+    int64_t now;
+    sts_cache_walk_fn cb;
+    void *arg;
+    size_t n;
+};
+
+/* item_fill - e as an admin request sees it; false when it holds no live policy */
+static bool item_fill(const struct sts_entry *e, int64_t t, struct sts_cache_item *item)
+{
+    if (e->policy == NULL || expired(e->policy, t)) /* RFC 8461 §5.1 */
+        return false;
+    item->domain = e->domain;
+    item->policy = e->policy;
+    item->checked_at = e->checked_at;
+    item->failed_at = failed_at(e);
+    item->reason = entry_reason(e);
+    item->refreshing = e->refresh != NULL;
+    return true;
+}
+
+/* walk_one - table_each helper of sts_cache_walk */
+static void walk_one(const char *key, void *value, void *arg)
+{
+    (void)key;
+    struct walk_ctx *wc = arg;
+    struct sts_cache_item item;
+    if (!item_fill(value, wc->now, &item))
+        return;
+    wc->cb(&item, wc->arg);
+    wc->n++;
+}
+
+/* sts_cache_walk - every live cached policy (see sts_cache.h) */
+size_t sts_cache_walk(struct sts_cache *c, sts_cache_walk_fn cb, void *arg)
+{
+    struct walk_ctx wc = {now(c), cb, arg, 0};
+    table_each(c->entries, walk_one, &wc);
+    return wc.n;
+}
+
+/* sts_cache_find - one domain's live cached policy */
+int sts_cache_find(struct sts_cache *c, const char *domain, struct sts_cache_item *item)
+{
+    const struct sts_entry *e = table_get(c->entries, domain);
+    return e != NULL && item_fill(e, now(c), item) ? 1 : 0;
+}
+
+/*
+ * sts_cache_purge - the operator's purge: memory and store. An entry with
+ * no refresh is freed; one with a refresh stays (the refresh and its
+ * waiters point at it) without its policy and note.
+ */
+int sts_cache_purge(struct sts_cache *c, const char *domain)
+{
+    struct sts_entry *e = table_get(c->entries, domain);
+    if (e == NULL || e->policy == NULL || expired(e->policy, now(c))) /* §5.1: absent */
+        return MXTLS_ENOTFOUND;
+    log_msg(LOG_LEVEL_INFO, "%s: MTA-STS policy id %s (mode %s) purged by the operator", e->domain,
+            e->policy->id, sts_mode_name(e->policy->policy.mode));
+    if (c->store != NULL)
+        store_delete(c->store, e->domain);
+    if (e->refresh == NULL) {
+        entry_free(c, e);
+        return 0;
+    }
+    /* A refresh with a policy in memory is past the store's read (begin):
+     * its TXT check finds no id to compare with and fetches (RFC 8461 §3.3). */
+    sts_policy_unref(e->policy); /* answers handed out hold their own reference */
+    e->policy = NULL;
+    e->checked_at = 0;
+    note_clear(e);
+    return 0;
 }

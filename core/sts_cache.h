@@ -159,6 +159,44 @@ size_t sts_cache_busy(const struct sts_cache *c);
 void sts_cache_free(struct sts_cache *c);
 
 /*
+ * One cached policy as the admin requests see it (issue 16 §2, mxtlsd's
+ * control socket): borrowed from the cache, valid during the callback (walk)
+ * or until the cache next runs (find).
+ */
+struct sts_cache_item {
+    const char *domain;
+    const struct sts_policy_ref *policy; /* id, fetched_at, the policy */
+    int64_t checked_at;                  /* last TXT check that confirmed its id */
+    int64_t failed_at;                   /* last failed refresh, 0 = none */
+    const char *reason;                  /* why of the last failure, "" when none */
+    bool refreshing;                     /* a refresh is running */
+};
+
+typedef void (*sts_cache_walk_fn)(const struct sts_cache_item *item, void *arg);
+
+/*
+ * sts_cache_walk - cb(item, arg) for every domain holding a policy that has
+ * not expired (RFC 8461 §5.1: an expired one is absent), in table order; cb
+ * must not query, purge or free the cache. Returns how many.
+ */
+size_t sts_cache_walk(struct sts_cache *c, sts_cache_walk_fn cb, void *arg);
+
+/* sts_cache_find - domain's unexpired cached policy in *item: 1, or 0 when none. */
+int sts_cache_find(struct sts_cache *c, const char *domain, struct sts_cache_item *item);
+
+/*
+ * sts_cache_purge - forget domain's policy (and its failure note, so no
+ * back-off holds) in memory, and queue its deletion from the store
+ * (store_delete), so the next query fetches it again. A refresh running for
+ * the domain keeps its waiters: it goes on and answers them, and fetches,
+ * the id it compares with being gone. Answers already handed out
+ * keep their own reference. 0, or MXTLS_ENOTFOUND when memory holds no
+ * live policy for domain (nothing is deleted then). RFC 8461 §5.1: until
+ * the re-fetch succeeds the domain has no policy.
+ */
+int sts_cache_purge(struct sts_cache *c, const char *domain);
+
+/*
  * sts_cache_persist_all - queue every cached policy for the store again,
  * after the store lost its file (store_watch). Returns how many.
  */

@@ -860,6 +860,44 @@ static int sub_control(struct ctx *c, yaml_node_t *n, const char *path)
     return 0;
 }
 
+#define MET(f) offsetof(struct config_metrics, f)
+
+static const struct key_spec metrics_keys[] = {
+    {"host", K_STR, MET(host), 0, 64, 0, NULL},
+    {"port", K_PORT, MET(port), 1, 65535, 0, NULL},
+    {NULL, K_SKIP, 0, 0, 0, 0, NULL},
+};
+
+/*
+ * sub_metrics - metrics: {host, port} (issue 16). Loopback only, as the
+ * control socket: the metrics say which domains fail and how busy the
+ * daemon is, and the listener has no access control of its own.
+ */
+static int sub_metrics(struct ctx *c, yaml_node_t *n, const char *path)
+{
+    struct config_metrics *m = &c->cfg->metrics;
+    char kp[KEY_PATH_MAX];
+    int rc;
+
+    free(m->host);
+    m->host = NULL;
+    m->port = 0;
+    if ((rc = apply_map(c, n, path, metrics_keys, m)) != 0)
+        return rc;
+    if (m->port == 0)
+        return fail(c, n, MXTLS_EINVAL, path, "name a port (and a loopback host)");
+    if (m->host == NULL && (m->host = strdup("127.0.0.1")) == NULL)
+        return fail(c, n, MXTLS_ENOMEM, path, "out of memory");
+    if (!is_loopback(m->host)) {
+        join(kp, sizeof(kp), path, "host", 4);
+        return fail(c, n, MXTLS_EINVAL, kp,
+                    "%.64s is not a loopback address (127.0.0.0/8 or ::1): the metrics "
+                    "listener must not be reachable from the network",
+                    m->host);
+    }
+    return 0;
+}
+
 /*
  * sub_tlsrpt_section - a top-level `tlsrpt:` mapping is the TLS-RPT reporter's
  * section, read by io/tlsrpt_config.c (issue 12); a scalar there is still the
@@ -899,6 +937,8 @@ static const struct key_spec top_keys[] = {
     /* issue 18: the control socket; explain on Postfix's port only when asked */
     {"control", K_SUB, 0, 0, 0, 0, sub_control},
     {"explain_on_policy_port", K_BOOL, TOP(explain_on_policy_port), 0, 0, 0, NULL},
+    /* issue 16: the Prometheus metrics listener */
+    {"metrics", K_SUB, 0, 0, 0, 0, sub_metrics},
     /* Zone keys at the top level are a common slip; say where they go. */
     {"strict_testing", K_ZONEKEY, 0, 0, 0, 0, NULL},
     {"timeout", K_ZONEKEY, 0, 0, 0, 0, NULL},
@@ -1198,6 +1238,7 @@ void config_finish(struct mxtls_config *cfg)
     free(cfg->ca_file);
     free(cfg->control.path);
     free(cfg->control.host);
+    free(cfg->metrics.host);
     memset(cfg, 0, sizeof(*cfg));
 }
 

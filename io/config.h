@@ -11,7 +11,8 @@
  * output_high_water, sts_resolver_failure_temp, store_queue_max and
  * store_lag_warning, the control socket (control.path, control.mode,
  * control.host, control.port; a TCP control address must be a loopback
- * address) and explain_on_policy_port. Every scalar is typed and range-checked;
+ * address), explain_on_policy_port and the metrics listener (metrics.host,
+ * metrics.port; loopback only, off by default). Every scalar is typed and range-checked;
  * an unknown key, a bad value, a duplicate key, an alias or an explicit tag is
  * a load error naming the file, the line and the key path (for example
  * "/etc/mta-sts-daemon.yml:12: zones.myzone.timeout: ..."). Booleans accept
@@ -119,6 +120,16 @@ struct config_control {
     uint16_t port; /* with host; a port alone means host 127.0.0.1 */
 };
 
+/*
+ * metrics: mxtlsd's Prometheus metrics listener (issue 16), never Postfix's
+ * port: GET /metrics over HTTP on a loopback TCP address. Off (port 0)
+ * unless the configuration names a port; a port alone means 127.0.0.1.
+ */
+struct config_metrics {
+    char *host;    /* loopback address (127.0.0.0/8 or ::1); NULL = off */
+    uint16_t port; /* 0 = off */
+};
+
 #define CONFIG_CONTROL_DEFAULT_PATH MXTLS_STATEDIR "/control.sock"
 #define CONFIG_CONTROL_DEFAULT_MODE 0600
 
@@ -148,6 +159,7 @@ struct mxtls_config {
     uint32_t store_lag_warning_ms;        /* warn when the oldest write waits longer; 5 s */
     struct config_control control;        /* the control socket; see above */
     bool explain_on_policy_port;          /* answer map "mxtls-explain" on Postfix's port */
+    struct config_metrics metrics;        /* the metrics listener (issue 16); see above */
 };
 
 /*

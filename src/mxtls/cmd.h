@@ -31,6 +31,18 @@ int cmd_query(int argc, char **argv);
 void cmd_query_usage(FILE *fp);
 
 /*
+ * cmd_cache - `mxtls cache list|show DOMAIN|purge DOMAIN|export`
+ * (cmd_cache.c): the running mxtlsd's MTA-STS policy cache, through its
+ * control socket (issue 16 §2). Exit: 0 done, 1 no policy cached for DOMAIN,
+ * 2 purge refused (enforce without --force), 3 mxtlsd unreachable or
+ * failing, 64 usage, 74 output not written.
+ */
+int cmd_cache(int argc, char **argv);
+
+/* cmd_cache_usage - its help text. */
+void cmd_cache_usage(FILE *fp);
+
+/*
  * cmd_tlsa - `mxtls tlsa gen|verify|rollover ...` (cmd_tlsa.c): the TLSA
  * records to publish for a certificate or key; the published records checked
  * against what every MX address presents; whether a new certificate can be

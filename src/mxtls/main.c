@@ -23,6 +23,8 @@ struct command {
 
 static const struct command commands[] = {
     {"query", cmd_query, cmd_query_usage, "what mxtlsd answers Postfix for a next-hop, and why"},
+    {"cache", cmd_cache, cmd_cache_usage,
+     "list, show, purge, export: the running mxtlsd's MTA-STS policy cache"},
     {"tlsa", cmd_tlsa, cmd_tlsa_usage,
      "gen, verify, rollover: TLSA records to publish, check, rotate"},
     {"sts", cmd_sts, cmd_sts_usage, "gen, verify: the MTA-STS policy, its TXT and TLS-RPT records"},

@@ -1,8 +1,8 @@
 /*
  * control - mxtlsd's control socket (OpenSMTPD's control.c is the model):
  * requests for the daemon's operator, never on Postfix's port. Today the
- * explain request of `mxtls query`; the admin and metrics requests go here
- * later.
+ * explain request of `mxtls query` and the cache admin requests of `mxtls
+ * cache` (issue 16 §2).
  *
  * It is a second instance of the server skeleton (server.h, kind
  * SERVER_CONTROL, owned by the policy server) with its own small limits
@@ -19,6 +19,15 @@
  * "VERB" or "VERB ARGS", one netstring reply "OK DATA", "NOTFOUND ", "TEMP
  * REASON" or "PERM REASON", in order, on a connection that may carry many.
  *   explain ZONE NEXTHOP  ->  OK {json}  (explain.c; as the mxtls-explain map)
+ *   cache-list [AFTER]    ->  OK [json array], an object per cached policy of
+ *                             a domain sorting after AFTER (a page), NOTFOUND
+ *                             when none
+ *   cache-show DOMAIN     ->  OK {json} with the policy text, NOTFOUND
+ *   cache-purge DOMAIN [force] -> OK {json} of what was dropped, NOTFOUND, or
+ *                             PERM for an enforce policy without force
+ *   cache-export ZONE [AFTER] -> OK [json array] of texthash lines "DOMAIN
+ *                             POLICY", the enforce policies (a page), NOTFOUND
+ *   (issue 16 §2: the socket's owner or loopback only, as for every request)
  *   an unknown VERB       ->  PERM unknown request (the connection stays)
  *   a malformed VERB, or a bad or oversized frame -> PERM ..., then closed
  * New requests are one row in control.c's table.
@@ -36,6 +45,7 @@ struct session;
 #define CONTROL_MAX_CONNECTIONS 8  /* control connections at once; more wait in the listen queue */
 #define CONTROL_IDLE_S          60 /* a control connection with nothing to say is closed */
 #define CONTROL_VERB_MAX        32 /* octets of a verb: lower-case letters and '-' */
+#define CONTROL_PAGE_MAX        60000 /* octets of one cache-list/cache-export reply's array */
 
 /*
  * control_listen - open the control socket the configuration names

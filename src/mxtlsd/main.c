@@ -42,8 +42,10 @@
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "server.h"
+#include "stats.h"
 #include "store.h"
 #include "sts_cache.h"
 
@@ -82,6 +84,7 @@ struct daemon {
     struct event_base *base;
     struct pipeline_ctx core; /* resolver, fetcher, store, caches (core/pipeline.h) */
     struct server srv;
+    struct metrics *metrics; /* the Prometheus listener (metrics.h), NULL = off */
     struct event *sig_term, *sig_int, *sig_hup, *proactive, *sweep, *store_watch;
 };
 
@@ -582,6 +585,11 @@ static int start(struct daemon *dm)
         log_msg(LOG_LEVEL_ERROR, "%s", d.what);
         return EX_UNAVAILABLE;
     }
+    /* issue 16: the counters, then the metrics listener (bound while privileged) */
+    if (stats_init(&dm->cfg) < 0 || metrics_listen(dm->base, &dm->srv, &dm->metrics, &d) < 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", d.code != 0 ? d.what : "out of memory");
+        return EX_UNAVAILABLE;
+    }
     /* Its keeper starts while still privileged (it may live in /run). */
     if (dm->opt.pidfile != NULL && pidfile_prepare(&dm->pid, dm->opt.pidfile) < 0)
         return EX_UNAVAILABLE;
@@ -618,8 +626,10 @@ static int start(struct daemon *dm)
 /* stop - free in dependency order: sessions, caches, then the I/O they used */
 static void stop(struct daemon *dm)
 {
+    metrics_free(dm->metrics);
     server_close(&dm->srv);
     pipeline_close(&dm->core);
+    stats_finish();
     if (dm->sig_term)
         event_free(dm->sig_term);
     if (dm->sig_int)

@@ -31,14 +31,20 @@
  * EOF or an error then frees the session, and session_destroy cancels the
  * lookup, so a client that gave up (Postfix closes its socketmap connection
  * when its own timeout passes) no longer holds resolver capacity (issue 17
- * item 1). A peer that half-closes after its request is treated as gone too:
- * Postfix and postmap never half-close (dict_sockmap writes the request and
- * reads the reply on a connection they close whole), and TCP cannot tell the
- * two apart. Replies already answered are written before the EOF is seen.
+ * item 1). On TCP a peer that half-closes after its request is treated as
+ * gone too: Postfix and postmap never half-close (dict_sockmap writes the
+ * request and reads the reply on a connection they close whole), and a FIN
+ * is a FIN: TCP cannot tell the two apart. Replies already answered are
+ * written before the EOF is seen. A Unix socket can tell (peer_half_closed):
+ * a peer that closed whole leaves POLLHUP, one that only shut down its
+ * sending side (Exim's ${readsocket} does, issue 15) does not; such a
+ * session stops reading (s->eof), answers every complete request it
+ * received, in order, the pending lookup's too, and then closes.
  *
- * Failures: a read or write error, EOF, a timeout or no memory for the
- * output closes the connection (logged at debug level, the timeouts at
- * info); EINTR is retried; nothing here exits the daemon.
+ * Failures: a read or write error, EOF (after the answers, for a Unix
+ * socket's half-close), a timeout or no memory for the output closes the
+ * connection (logged at debug level, the timeouts at info); EINTR is
+ * retried; nothing here exits the daemon.
  */
 #include "session.h"
 
@@ -46,6 +52,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +67,7 @@
 #include "mxtls/netstring.h"
 #include "mxtls/socketmap.h"
 #include "server.h"
+#include "stats.h"
 
 /* The longest request frame: 4 digits, ':', the payload, ','. */
 #define SESSION_FRAME_MAX (SOCKETMAP_REQUEST_MAX + 6)
@@ -89,9 +97,14 @@ struct session {
     bool throttled;      /* not decoding: the output is above output_high_water */
     bool deadline_armed; /* a partial request is buffered; deadline is pending */
     bool broken;         /* no memory for a reply: close at the next flush */
+    bool eof;            /* the peer half-closed (Unix socket): answer, then close */
     char *out;           /* replies not written yet: out[out_off .. out_len) */
     size_t out_off, out_len, out_cap;
     size_t in_off, in_len; /* input not decoded yet: in[in_off .. in_off + in_len) */
+    /* stats (issue 16): when the buffered input's first octet and the request's
+     * were read; the request's STATS_MAP_* (NONE until it parses) */
+    uint64_t buf_t0, req_t0;
+    unsigned stat_map;
     char key[SOCKETMAP_KEY_MAX + 1];
     char in[SESSION_IN_SIZE];
 };
@@ -174,6 +187,10 @@ static bool send_reply(struct session *s, enum socketmap_status status, const ch
         const char *temp = "TEMP mxtlsd: reply does not fit the socketmap protocol";
         socketmap_reply_format(SOCKETMAP_TEMP, temp + 5, strlen(temp + 5), SOCKETMAP_REPLY_MAX,
                                reply_buf, sizeof(reply_buf), &len, &d);
+    }
+    if (s->srv->kind == SERVER_POLICY) { /* issue 16: count it, then forget its map */
+        stats_reply(s->stat_map, status, s->req_t0);
+        s->stat_map = STATS_MAP_NONE;
     }
     if (out_append(s, reply_buf, len))
         return true;
@@ -321,6 +338,7 @@ static int handle(struct session *s, const char *data, size_t len)
         s->closing = true;
         return 1;
     }
+    s->stat_map = stats_map(srv->cfg, req.name, strlen(req.name)); /* issue 16 */
     /*
      * The explain map name only when explain_on_policy_port says so (issue
      * 18: Postfix's port answers Postfix); otherwise "mxtls-explain" is a
@@ -380,11 +398,18 @@ static void decode(struct session *s)
         struct netstring_frame fr;
         struct mxtls_diag d = {0};
         int rc = netstring_decode(s->in + s->in_off, s->in_len, SOCKETMAP_REQUEST_MAX, &fr, &d);
+        if (rc == MXTLS_EAGAIN && s->eof) {
+            /* Half-closed: every request received is answered; a partial one never completes. */
+            set_deadline(s, false);
+            s->closing = true;
+            return;
+        }
         if (rc == MXTLS_EAGAIN) {
             set_deadline(s, s->in_len > 0);
             return;
         }
         set_deadline(s, false);
+        s->req_t0 = s->buf_t0; /* stats: its latency counts from the buffer's first octet */
         if (rc < 0) {
             log_msg(LOG_LEVEL_WARN, "bad socketmap frame at octet %zu: %s; closing", d.offset,
                     d.what);
@@ -484,7 +509,7 @@ static size_t in_room(struct session *s)
 static void set_reading(struct session *s)
 {
     enum session_reading want = READ_IDLE;
-    if (s->closing || s->throttled)
+    if (s->closing || s->throttled || s->eof)
         want = READ_OFF;
     else if (s->pending != NULL)
         want = in_room(s) > 0 ? READ_WAIT : READ_OFF;
@@ -497,6 +522,24 @@ static void set_reading(struct session *s)
         event_add(s->rev, want == READ_IDLE ? &idle : NULL);
     }
     s->reading = want;
+}
+
+/*
+ * peer_half_closed - after EOF on s->fd: did the peer only shut down its
+ * sending side? Only a Unix socket tells: once the peer has closed whole,
+ * poll() reports POLLHUP (the kernel marks both directions shut down); after
+ * shutdown(SHUT_WR) only input EOF. On TCP both are one FIN: false.
+ */
+static bool peer_half_closed(const struct session *s)
+{
+    if (s->srv->addr.path == NULL)
+        return false;
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    int rc;
+    do
+        rc = poll(&p, 1, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) == 0;
 }
 
 /*
@@ -521,6 +564,16 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
+        if (n == 0 && peer_half_closed(s)) {
+            /* Answer what was received (a pending lookup's reply too), then close. */
+            log_msg(LOG_LEVEL_DEBUG, "the client half-closed: answering %s, then closing",
+                    s->pending != NULL ? "the pending request and those after it"
+                                       : "the requests received");
+            s->eof = true;
+            if (s->pending == NULL && !serve(s))
+                return;
+            break;
+        }
         if (n <= 0) {
             if (s->pending != NULL)
                 log_msg(LOG_LEVEL_DEBUG, "%s: the client %s before the answer; lookup cancelled",
@@ -530,6 +583,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             session_close(s);
             return;
         }
+        if (s->in_len == 0) /* stats: a request starts in this read */
+            s->buf_t0 = stats_now_ns();
         s->in_len += (size_t)n;
         if (s->pending != NULL)
             break; /* decoded after the answer, as a request arriving then would be */

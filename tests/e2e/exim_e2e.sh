@@ -7,9 +7,10 @@
 #
 # Brings up the testbed with scenarios/exim.scn (slot 48 unless TESTBED_SLOT
 # says otherwise; 49 is this suite's spare), starts mxtlsd (the path is the
-# first argument) on a free port and a private Exim instance (exim_lib.sh:
-# its own configuration, spool and log under the scratch directory; the
-# host's Exim, if any, is never used), then:
+# first argument) on a Unix socket, as doc/exim.md says (Exim's
+# ${readsocket} half-closes after its request), and a private Exim instance
+# (exim_lib.sh: its own configuration, spool and log under the scratch
+# directory; the host's Exim, if any, is never used), then:
 #
 #   static   every "#= N RCPT | OUTCOME | LOG | WHY" line of the scenario:
 #            one message per line, queued (-odq) and then given one delivery
@@ -35,7 +36,9 @@
 #            started again the next attempt delivers it, verified.
 #   end      the deferred messages are still in the spool, every attempt for
 #            them was deferred, no SMTP peer ever received them, and no Exim
-#            process of the instance is left.
+#            process of the instance is left; mxtlsd logged no "malformed
+#            socketmap request" (the plain request, no "0:," workaround) and
+#            cancelled no lookup (every half-closed ${readsocket} answered).
 #
 # No time is asserted and there is no fixed sleep: each attempt is a
 # foreground `exim -M`. The outcomes are printed as a table (# lines).
@@ -90,23 +93,26 @@ trap exim_teardown EXIT
 chmod 711 "$MX_TMP"
 
 MX_PORT=$(free_port)
+MX_SOCK=$MX_TMP/policy.sock
 cfg=$MX_TMP/mxtlsd.yml
-# cache_grace 1 s: a cached policy older than that re-checks the TXT id
-mx_config "$cfg" "$MX_PORT" "$MX_TMP/cache.db" "cache_grace: 1"
-mx_start mxtlsd "$cfg"
+# cache_grace 1 s: a cached policy older than that re-checks the TXT id. The
+# policy socket is a Unix socket (path:, MX_PORT unused), mode 0666 as in
+# doc/exim.md
+mx_config "$cfg" "$MX_PORT" "$MX_TMP/cache.db" "cache_grace: 1" "path: $MX_SOCK" "mode: 0666"
+ex_mx_start mxtlsd "$cfg" "$MX_SOCK"
 daemon_pid=$MX_LAST_PID
 
 # recipients whose local part is "strict" are asked about in mxtlsd's zone
 # "strict" (strict_testing: true); everything else in zone "exim" (the
 # default_zone settings)
-ex_init "$MX_TMP/exim" "inet:127.0.0.1:$MX_PORT" "\${if eq{\$local_part}{strict}{strict}{$ZONE}}" ||
+ex_init "$MX_TMP/exim" "$MX_SOCK" "\${if eq{\$local_part}{strict}{strict}{$ZONE}}" ||
     exit 1
 
 # ---------------------------------------------------------------- helpers
 
 # explain ZONE KEY: mxtlsd's explanation (JSON), or "{}" when it has none
 explain() {
-    postmap -c "$MX_PFDIR" -q "$1 $2" "socketmap:inet:127.0.0.1:$MX_PORT:mxtls-explain" 2>/dev/null ||
+    postmap -c "$MX_PFDIR" -q "$1 $2" "socketmap:unix:$MX_SOCK:mxtls-explain" 2>/dev/null ||
         echo '{}'
 }
 
@@ -286,7 +292,7 @@ if [ -n "$id" ]; then
     expect_deferred 11 user11@good.sts.test "$id" 1 \
         "== user11@good\.sts\.test R=mxtls_policy defer \(-1\): mxtls: no TLS policy for good\.sts\.test: TEMP mxtlsd did not answer" \
         "mxtlsd down: the policy lookup fails, Exim defers rather than downgrade"
-    mx_start mxtlsd-restarted "$cfg"
+    ex_mx_start mxtlsd-restarted "$cfg" "$MX_SOCK"
     att=$(attempt "$id" user11@good.sts.test)
     expect_delivered 11 user11@good.sts.test "$id" "$att" true \
         "=> user11@good\.sts\.test R=mxtls_dnslookup T=mxtls_smtp H=mx\.good\.sts\.test .* X=TLS1\.[23]:[^ ]+ CV=yes" \
@@ -306,6 +312,17 @@ for e in "${deferred_ids[@]}"; do
 done
 check "end: no Exim process of the instance is left" "$(ex_procs | paste -sd' ' -)" ""
 check "end: Exim's paniclog is empty" "$(cat "$EX_DIR/log/paniclog" 2>/dev/null)" ""
+# Exim's plain request (no trailing "0:,"): nothing malformed in mxtlsd's log
+# (before, one warning per lookup), and every half-closed request answered
+mxlogs=("$MX_TMP/mxtlsd.log" "$MX_TMP/mxtlsd-restarted.log")
+nhalf=$(cat "${mxlogs[@]}" 2>/dev/null | grep -c 'the client half-closed' || true)
+npend=$(cat "${mxlogs[@]}" 2>/dev/null | grep -c 'the client half-closed: answering the pending' || true)
+expect "end: mxtlsd saw Exim half-close after its requests ($nhalf connections, $npend with the lookup still pending)" \
+    test "$nhalf" -gt 0 -a "$npend" -gt 0
+check "end: mxtlsd's log has no 'malformed socketmap request' line" \
+    "$(cat "${mxlogs[@]}" 2>/dev/null | grep -c 'malformed socketmap request' || true)" 0
+check "end: mxtlsd cancelled no lookup (each half-closed request was answered)" \
+    "$(cat "${mxlogs[@]}" 2>/dev/null | grep -c 'lookup cancelled' || true)" 0
 
 echo "# scenario / recipient / outcome / the Exim log line that shows why"
 for r in "${TABLE[@]}"; do echo "# $r"; done

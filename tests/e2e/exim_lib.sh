@@ -7,6 +7,7 @@
 # /etc/passwd and /etc/group that adds the user Exim is built to run as.
 #
 #   ex_find                       # EX_BIN: the Exim binary (see below), or fail
+#   ex_mx_start LABEL CFG SOCKET  # mxtlsd on a Unix socket (mx_start for TCP); sets MX_LAST_PID
 #   ex_init DIR SOCKET ZONE-EXPR  # configuration (contrib/exim/*), spool, log; exim -bV
 #   ex_run ARGS...                # exim -C CONF ARGS, in the namespace, bounded in time
 #   ex_send RCPT TAG              # submit a message, queued only (-odq); sets EX_ID
@@ -62,11 +63,38 @@ ex_ns() {
 # ex_run ARGS...: exim -C CONF ARGS (stdin passed on), at most EX_LIMIT s
 ex_run() { ex_ns timeout -k 5 "$EX_LIMIT" "$EX_BIN" -C "$EX_CONF" "$@"; }
 
+# ex_mx_start LABEL CONFIG SOCKET: start mxtlsd (MXTLSD) listening on the
+# Unix socket SOCKET (CONFIG's path:), as mxtlsd_lib's mx_start does on TCP:
+# PID in MX_PIDS and MX_LAST_PID, log in MX_TMP/LABEL.log; ok once its
+# pidfile is written (mxtlsd writes it when it answers) and SOCKET exists.
+ex_mx_start() {
+    local label=$1 cfg=$2 sock=$3 i
+    rm -f "$MX_TMP/$label.pid"
+    "$MXTLSD" -c "$cfg" -v debug -l "$MX_TMP/$label.log" -p "$MX_TMP/$label.pid" \
+        </dev/null >>"$MX_TMP/$label.out.log" 2>&1 &
+    MX_LAST_PID=$!
+    MX_PIDS+=("$MX_LAST_PID")
+    for ((i = 0; i < MX_DEADLINE * 10; i++)); do
+        if ! alive "$MX_LAST_PID"; then
+            not_ok "$label started (it exited; log follows)"
+            tail -n 20 "$MX_TMP/$label.out.log" "$MX_TMP/$label.log" 2>/dev/null | sed 's/^/  # /'
+            exit 1
+        fi
+        if [ -s "$MX_TMP/$label.pid" ] && [ -S "$sock" ]; then
+            ok "$label (mxtlsd, pid $MX_LAST_PID) answers on $sock"
+            return 0
+        fi
+        sleep 0.1
+    done
+    not_ok "$label answers on $sock within ${MX_DEADLINE}s"
+    exit 1
+}
+
 # ex_init DIR SOCKET ZONE-EXPR: the instance in DIR: its configuration is a
 # test header (paths, the testbed's CA, no ignored loopback addresses, quick
 # retries) followed by contrib/exim's three files, included as they are
-# shipped. SOCKET is mxtlsd's (inet:127.0.0.1:PORT); ZONE-EXPR the map name,
-# an Exim expansion.
+# shipped. SOCKET is mxtlsd's Unix socket (its path); ZONE-EXPR the map
+# name, an Exim expansion.
 ex_init() {
     local dir=$1 socket=$2 zone=$3 uid gid out
     EX_DIR=$dir

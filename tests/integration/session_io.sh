@@ -28,9 +28,18 @@
 #   f. five clients that close while their lookup (under drop.test, zone
 #      "stall", timeout 20 s) is pending, with 20 requests pipelined behind
 #      it, and one that half-closes after a request answered at once and one
-#      pending (it still gets the first reply): six cancels logged, postmap
-#      answered afterwards, exit 0 at SIGTERM (under ASan or valgrind: no
-#      use after free).
+#      pending (on TCP a half-close is a close: it gets the first reply
+#      only): six cancels logged, postmap answered afterwards, exit 0 at
+#      SIGTERM (under ASan or valgrind: no use after free);
+#   g. a second mxtlsd on a Unix socket (issue 15: Exim's ${readsocket}
+#      half-closes after its request): a client that half-closes after an
+#      at-once answer, a lookup that runs into zone "slow"'s 1 s timeout and
+#      another at-once answer gets all three replies, in order, then EOF; one
+#      that half-closes after an uncached lookup gets its answer, then EOF;
+#      one half-closing with a partial request behind an answered one gets
+#      that answer, then EOF; one that closes whole while its lookup (zone
+#      "stall") is pending is still dropped and its lookup cancelled: one
+#      cancel logged there, and no "malformed" warning.
 #
 # Only replies and their order are checked, never wall-clock speed.
 #
@@ -285,5 +294,77 @@ expect "the daemon is still running" alive "$pid"
 
 rc=0; stop_pid "$pid" || rc=$?
 expect "SIGTERM: the daemon exited with status 0" test "$rc" -eq 0
+
+# ------------------------------------------------- g. Unix socket: half-close answered
+usock=$MX_TMP/io.sock
+mx_config "$MX_TMP/unix.yml" "$MX_PORT" "$MX_TMP/unix.db" "  slow:" "    timeout: 1" "  stall:" \
+    "    timeout: 20" "path: $usock" "mode: 0600"
+env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16" "$MXTLSD" \
+    -c "$MX_TMP/unix.yml" -v debug -l "$MX_TMP/unix.log" -p "$MX_TMP/unix.pid" \
+    </dev/null >>"$MX_TMP/unix.out.log" 2>&1 &
+upid=$!
+MX_PIDS+=("$upid")
+for ((i = 0; i < MX_DEADLINE * 10; i++)); do
+    [ -s "$MX_TMP/unix.pid" ] && break
+    alive "$upid" || break
+    sleep 0.1
+done
+expect "mxtlsd on the Unix socket $usock (pid $upid) wrote its pidfile" test -s "$MX_TMP/unix.pid"
+got=$(python3 - "$usock" <<'PY'
+import socket, sys, time
+path = sys.argv[1]
+def ns(text):
+    b = text.encode()
+    return str(len(b)).encode() + b":" + b + b","
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path)
+    return s
+def rest(s):
+    buf = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                return buf.decode() + "EOF"
+            buf += c
+    except socket.timeout:
+        return buf.decode() + "TIMEOUT"
+s = conn()
+s.sendall(ns("postfix [192.0.2.1]") + ns("slow drop.test") + ns("postfix [192.0.2.2]"))
+s.shutdown(socket.SHUT_WR)
+print("slow=" + rest(s))
+s = conn()
+s.sendall(ns("postfix enforce.sts.test"))
+s.shutdown(socket.SHUT_WR)
+print("uncached=" + rest(s))
+s = conn()
+s.sendall(ns("postfix [192.0.2.3]") + b"24:postfix enf")
+s.shutdown(socket.SHUT_WR)
+print("partial=" + rest(s))
+s = conn()
+s.sendall(ns("stall u1.drop.test"))
+time.sleep(0.3)
+s.close()
+PY
+)
+has "Unix socket, half-closed after an answer, a lookup that times out (1 s) and an answer: three replies in order, then EOF" \
+    "$(val slow "$got")" "^9:NOTFOUND ,[0-9]+:(TEMP [^,]*|NOTFOUND ),9:NOTFOUND ,EOF\$"
+check "Unix socket, half-closed after an uncached lookup: its answer, then EOF" \
+    "$(val uncached "$got")" "55:OK $SECURE,EOF"
+check "Unix socket, half-closed with a partial request behind an answered one: that answer, then EOF" \
+    "$(val partial "$got")" "9:NOTFOUND ,EOF"
+for ((i = 0; i < 50; i++)); do
+    grep -q 'lookup cancelled' "$MX_TMP/unix.log" && break
+    sleep 0.2
+done
+ucancels=$(grep -c 'lookup cancelled' "$MX_TMP/unix.log" || true)
+expect "Unix socket: the client that closed whole while pending was dropped, its lookup cancelled; the half-closed ones were not (1 cancel: $ucancels)" \
+    test "$ucancels" -eq 1
+expect "Unix socket: no malformed-request or bad-frame warning" \
+    test "$(grep -c 'malformed\|bad socketmap frame' "$MX_TMP/unix.log" || true)" -eq 0
+rc=0; stop_pid "$upid" || rc=$?
+expect "Unix socket daemon: SIGTERM, exit status 0" test "$rc" -eq 0
 
 done_testing

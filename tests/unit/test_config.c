@@ -108,6 +108,8 @@ static long long get_int(const struct mxtls_config *c, const char *f)
         return c->control.port;
     if (!strcmp(f, "explain_on_policy_port"))
         return c->explain_on_policy_port;
+    if (!strcmp(f, "metrics.port"))
+        return c->metrics.port;
     if (!strcmp(f, "z0.timeout_ms") && z0)
         return z0->timeout_ms;
     if (!strcmp(f, "z0.strict_testing") && z0)
@@ -144,6 +146,8 @@ static const char *get_str(const struct mxtls_config *c, const char *f, int *kno
         return c->control.path;
     if (!strcmp(f, "control.host"))
         return c->control.host;
+    if (!strcmp(f, "metrics.host"))
+        return c->metrics.host;
     if (!strcmp(f, "z0.name"))
         return c->nzones ? c->zones[0].name : NULL;
     *known = 0;
@@ -442,6 +446,22 @@ static const struct load_case load_cases[] = {
      1, NULL},
     {"explain_on_policy_port not a bool refused", "explain_on_policy_port: 1\n", MXTLS_EINVAL, NULL,
      0, "expected true or false"},
+
+    /* issue 16: the metrics listener, loopback only, off by default. */
+    {"metrics off by default", "port: 1\n", 0, "metrics.port", 0, NULL},
+    {"metrics.port alone: host 127.0.0.1", "metrics: {port: 9461}\n", 0, "metrics.host", 0,
+     "127.0.0.1"},
+    {"metrics.host ::1 and port", "metrics: {host: \"::1\", port: 9461}\n", 0, "metrics.port", 9461,
+     NULL},
+    {"metrics.host 0.0.0.0 refused: not loopback", "metrics: {host: 0.0.0.0, port: 9461}\n",
+     MXTLS_EINVAL, NULL, 0, "metrics.host: 0.0.0.0 is not a loopback address"},
+    {"metrics.host a name refused", "metrics: {host: localhost, port: 9461}\n", MXTLS_EINVAL, NULL,
+     0, "not a loopback address"},
+    {"metrics without a port refused", "metrics: {host: 127.0.0.1}\n", MXTLS_EINVAL, NULL, 0,
+     "metrics: name a port"},
+    {"metrics.port 0 refused", "metrics: {port: 0}\n", MXTLS_EINVAL, NULL, 0, "metrics.port"},
+    {"metrics unknown key refused", "metrics: {path: /run/m.sock}\n", MXTLS_EINVAL, NULL, 0,
+     "metrics.path: unknown key"},
 
     /* Unknown, misplaced, duplicated, structural. */
     {"unknown top-level key names key and line", "port: 1\nfoo: bar\n", MXTLS_EINVAL, NULL, 0,

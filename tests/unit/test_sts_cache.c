@@ -8,6 +8,8 @@
  * And the miss path over a real store (core/store.c on an SQLite file in a
  * mkdtemp directory): a domain missing in memory is read from the store
  * first, and a record found there behaves as if it had been loaded at start.
+ * And the admin API of issue 16 §2: walk, find and purge (also during a
+ * refresh, and through to the store).
  */
 #include <poll.h>
 #include <stdbool.h>
@@ -709,6 +711,171 @@ static void test_miss_shared_and_cancel(void **state)
     db_close(&t);
 }
 
+/* ------------------------------------------------ issue 16 §2: walk, find, purge */
+
+struct walked {
+    unsigned n;
+    struct sts_cache_item last;
+};
+
+/* on_item - sts_cache_walk callback: count and keep the last item */
+static void on_item(const struct sts_cache_item *it, void *arg)
+{
+    struct walked *wk = arg;
+    wk->n++;
+    wk->last = *it;
+}
+
+/*
+ * The walk and find show a live policy with its id, fetch and check times;
+ * purge drops it so the next query fetches again (no cache_grace hit, no
+ * §3.3 same-id shortcut); an expired policy (RFC 8461 §5.1) is neither
+ * walked nor found nor purged.
+ */
+static void test_walk_find_purge(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache_with_policy();
+    int64_t t0 = fake_time;
+    struct walked wk = {0};
+    assert_int_equal(sts_cache_walk(c, on_item, &wk), 1);
+    assert_int_equal(wk.n, 1);
+    assert_string_equal(wk.last.domain, D);
+    assert_string_equal(wk.last.policy->id, "1");
+    assert_int_equal(wk.last.policy->policy.mode, STS_MODE_ENFORCE);
+    assert_int_equal(wk.last.policy->fetched_at, t0);
+    assert_int_equal(wk.last.checked_at, t0);
+    assert_int_equal(wk.last.failed_at, 0);
+    assert_false(wk.last.refreshing);
+    struct sts_cache_item it;
+    assert_int_equal(sts_cache_find(c, D, &it), 1);
+    assert_string_equal(it.reason, "");
+    assert_int_equal(sts_cache_find(c, "other.test", &it), 0);
+    assert_int_equal(sts_cache_purge(c, "other.test"), MXTLS_ENOTFOUND);
+
+    struct sts_answer held;
+    assert_int_equal(ask(c, &held), 1); /* an answer handed out before the purge */
+    assert_int_equal(sts_cache_purge(c, D), 0);
+    assert_int_equal(held.policy->policy.mode, STS_MODE_ENFORCE); /* its own reference */
+    sts_answer_finish(&held);
+    assert_int_equal(sts_cache_find(c, D, &it), 0);
+    wk.n = 0;
+    assert_int_equal(sts_cache_walk(c, on_item, &wk), 0);
+    assert_int_equal(sts_cache_purge(c, D), MXTLS_ENOTFOUND);
+
+    /* within cache_grace and with the same id: fetched all the same */
+    struct sts_answer a;
+    unsigned fetches = fake_n_fetches;
+    fake_time += 1;
+    record("1");
+    host();
+    fake_fetch_ok(D, policy_testing);
+    assert_int_equal(ask(c, &a), 0);
+    assert_int_equal(a.state, DECIDE_STS_POLICY);
+    assert_false(a.cached);
+    assert_int_equal(a.policy->policy.mode, STS_MODE_TESTING);
+    assert_int_equal(fake_n_fetches, fetches + 1);
+    sts_answer_finish(&a);
+    assert_int_equal(sts_cache_find(c, D, &it), 1);
+    assert_int_equal(it.policy->fetched_at, t0 + 1);
+
+    /* RFC 8461 §5.1: past max_age it is absent for the admin too */
+    fake_time += 86400;
+    assert_int_equal(sts_cache_walk(c, on_item, &wk), 0);
+    assert_int_equal(sts_cache_find(c, D, &it), 0);
+    assert_int_equal(sts_cache_purge(c, D), MXTLS_ENOTFOUND);
+    sts_cache_free(c);
+}
+
+/*
+ * Purge while a refresh of the domain is in flight: its waiters are kept
+ * and answered once, by that refresh, which fetches the policy again (the
+ * id it would have compared with is gone); a cancelled waiter stays quiet.
+ */
+static void test_purge_in_flight(void **state)
+{
+    (void)state;
+    struct sts_cache *c = cache_with_policy();
+    unsigned fetches = fake_n_fetches;
+    fake_time += GRACE; /* past cache_grace: the next query checks the TXT record */
+    struct fake_dns *txt = fake_answer(TXT, DNS_RR_TXT, DECIDE_DNS_INSECURE, 300);
+    fake_txt(txt, "v=STSv1; id=1;"); /* the same id: without the purge, no fetch (§3.3) */
+    txt->hold = true;
+    struct got g[2];
+    memset(g, 0, sizeof(g));
+    struct sts_wait *w[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sts_cache_query(c, D, 1000, &g[i].a, on_answer, &g[i], &w[i]), 0);
+    struct sts_cache_item it;
+    assert_int_equal(sts_cache_find(c, D, &it), 1);
+    assert_true(it.refreshing);
+    assert_int_equal(sts_cache_purge(c, D), 0);
+    assert_int_equal(sts_cache_busy(c), 1); /* the refresh runs on */
+    assert_int_equal(g[0].calls + g[1].calls, 0);
+    assert_int_equal(sts_cache_find(c, D, &it), 0);
+    sts_wait_cancel(w[1]);
+    host();
+    fake_fetch_ok(D, policy_enforce);
+    fake_release(TXT, DNS_RR_TXT);
+    fake_run();
+    assert_int_equal(g[0].calls, 1);
+    assert_int_equal(g[1].calls, 0);
+    assert_int_equal(g[0].a.state, DECIDE_STS_POLICY);
+    assert_false(g[0].a.cached);
+    assert_int_equal(fake_n_fetches, fetches + 1);
+    sts_answer_finish(&g[0].a);
+    assert_int_equal(sts_cache_busy(c), 0);
+    assert_int_equal(sts_cache_find(c, D, &it), 1);
+    sts_cache_free(c);
+}
+
+/* db_rows - rows for D in the store file (after store_close wrote the queue) */
+static int db_rows(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        abort();
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sts_policy WHERE domain = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, D, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Purge queues the store's delete (store_delete): the row is gone from the file. */
+static void test_purge_store(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 100, fake_time - 10, policy_enforce);
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    sts_answer_finish(&g.a);
+    assert_int_equal(sts_cache_purge(c, D), 0);
+    sts_cache_free(c);
+    store_close(t.store);
+    t.store = NULL;
+    assert_int_equal(db_rows(t.path), 0);
+    /* db_close with the store closed already */
+    static const char *const sfx[] = {"", "-wal", "-shm", ".state", ".state.tmp"};
+    char p[160];
+    for (size_t i = 0; i < UNIT_LEN(sfx); i++) {
+        snprintf(p, sizeof(p), "%s%s", t.path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(t.dir);
+}
+
 int main(void)
 {
     static struct unit_suite s;
@@ -743,6 +910,11 @@ int main(void)
              test_miss_corrupt_row, NULL);
     unit_one(&s, "miss: waiters share the store's read; cancel while it is in flight",
              test_miss_shared_and_cancel, NULL);
+    unit_one(&s, "issue 16: walk and find show live policies; purge forces a re-fetch",
+             test_walk_find_purge, NULL);
+    unit_one(&s, "issue 16: purge during a refresh: its waiters are answered by a fresh fetch",
+             test_purge_in_flight, NULL);
+    unit_one(&s, "issue 16: purge deletes the store's row", test_purge_store, NULL);
     int rc = unit_run(&s, "sts_cache");
     fake_reset(NULL);
     return rc;
