@@ -4,6 +4,7 @@
 #include "tlsrpt_sessions.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,30 @@ struct tlsrpt_sessions {
         const char *sql; /* a string literal: compared by address */
         sqlite3_stmt *st;
     } cache[STMT_CACHE]; /* prepared once: the collector runs them per session */
+    /* the detail rows per (day, domain), counted once a transaction (the
+       bound of TLSRPT_SESSIONS_DETAILS_MAX), then kept up to date: valid only
+       inside the transaction of tlsrpt_sessions_begin, emptied by it and by
+       commit (another process may write between transactions) */
+    struct dcount {
+        uint64_t hash; /* 0: empty */
+        char *key;     /* day '\n' domain */
+        int64_t n;
+    } * dc;
+    size_t dc_used;
 };
+
+#define DC_SLOTS 16384 /* (day, domain) pairs counted per transaction; more: forgotten */
+
+/* dc_clear - forget the counted details */
+static void dc_clear(struct tlsrpt_sessions *s)
+{
+    if (s->dc == NULL)
+        return;
+    for (size_t i = 0; i < DC_SLOTS; i++)
+        free(s->dc[i].key);
+    memset(s->dc, 0, DC_SLOTS * sizeof(*s->dc));
+    s->dc_used = 0;
+}
 
 /* stmt - the prepared statement of sql (a literal), reset and unbound; NULL on failure */
 static sqlite3_stmt *stmt(struct tlsrpt_sessions *s, const char *sql)
@@ -52,12 +76,13 @@ static void done(struct tlsrpt_sessions *s, sqlite3_stmt *st)
             return;
         }
     }
-    done(s, st);
+    sqlite3_finalize(st); /* not cached (the cache was full) */
 }
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=-16384;" /* 16 MiB (default 2): the collector inserts all over its indexes */
     "CREATE TABLE IF NOT EXISTS policy(nexthop TEXT PRIMARY KEY, domain TEXT NOT NULL,"
     " type TEXT NOT NULL, failure TEXT NOT NULL, mx TEXT NOT NULL, strings TEXT NOT NULL,"
     " seen INTEGER NOT NULL);"
@@ -117,6 +142,8 @@ void tlsrpt_sessions_close(struct tlsrpt_sessions *s)
         return;
     for (size_t i = 0; i < STMT_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
+    dc_clear(s);
+    free(s->dc);
     sqlite3_close(s->db);
     free(s);
 }
@@ -130,6 +157,7 @@ struct sqlite3 *tlsrpt_sessions_db(struct tlsrpt_sessions *s)
 /* tlsrpt_sessions_begin - BEGIN IMMEDIATE */
 int tlsrpt_sessions_begin(struct tlsrpt_sessions *s, struct mxtls_diag *diag)
 {
+    dc_clear(s);
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return dberr(s, diag, "begin");
     return 0;
@@ -138,6 +166,7 @@ int tlsrpt_sessions_begin(struct tlsrpt_sessions *s, struct mxtls_diag *diag)
 /* tlsrpt_sessions_commit - COMMIT */
 int tlsrpt_sessions_commit(struct tlsrpt_sessions *s, struct mxtls_diag *diag)
 {
+    dc_clear(s);
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return dberr(s, diag, "commit");
     return 0;
@@ -240,33 +269,106 @@ static int64_t details(struct tlsrpt_sessions *s, const char *day, const char *d
     return n;
 }
 
+/* dc_slot - the counted details of (day, domain) in this transaction, counted
+   now when not yet; NULL outside a transaction or when out of memory */
+static struct dcount *dc_slot(struct tlsrpt_sessions *s, const char *day, const char *domain)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return NULL; /* no transaction: another process may write between calls */
+    if (s->dc == NULL && (s->dc = calloc(DC_SLOTS, sizeof(*s->dc))) == NULL)
+        return NULL;
+    size_t dl = strlen(day), nl = strlen(domain);
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 of day '\n' domain */
+    for (size_t i = 0; i < dl + 1 + nl; i++) {
+        h ^= (unsigned char)(i < dl ? day[i] : i == dl ? '\n' : domain[i - dl - 1]);
+        h *= 1099511628211ULL;
+    }
+    if (h == 0)
+        h = 1;
+    size_t j = h & (DC_SLOTS - 1);
+    for (; s->dc[j].hash != 0; j = (j + 1) & (DC_SLOTS - 1)) {
+        const char *k = s->dc[j].key;
+        if (s->dc[j].hash == h && strncmp(k, day, dl) == 0 && k[dl] == '\n' &&
+            strcmp(k + dl + 1, domain) == 0)
+            return &s->dc[j];
+    }
+    if (s->dc_used >= DC_SLOTS / 2) { /* bounded: start again */
+        dc_clear(s);
+        return dc_slot(s, day, domain);
+    }
+    char *key = malloc(dl + nl + 2);
+    if (key == NULL)
+        return NULL;
+    memcpy(key, day, dl);
+    key[dl] = '\n';
+    memcpy(key + dl + 1, domain, nl + 1);
+    s->dc[j].hash = h;
+    s->dc[j].key = key;
+    s->dc[j].n = details(s, day, domain);
+    s->dc_used++;
+    return &s->dc[j];
+}
+
+/* tlsrpt_sessions_add_counts - the summary row: success and failure sessions at once */
+int tlsrpt_sessions_add_counts(struct tlsrpt_sessions *s, const char *day, const char *domain,
+                               enum tlsrpt_policy_type ptype, const char *strings, const char *mx,
+                               int64_t success, int64_t failure, struct mxtls_diag *diag)
+{
+    static const char sql[] =
+        "INSERT INTO counts(day, domain, type, strings, mx, success, failure) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET success = success + excluded.success,"
+        " failure = failure + excluded.failure";
+    const char *t[] = {day, domain, tlsrpt_policy_type_name(ptype), strings, mx};
+    int64_t v[] = {success, failure};
+    return run(s, diag, sql, t, 5, v, 2);
+}
+
+/* tlsrpt_sessions_add_detail - the failure-details row of n failed sessions */
+int tlsrpt_sessions_add_detail(struct tlsrpt_sessions *s, const char *day, const char *domain,
+                               enum tlsrpt_policy_type ptype, const char *strings, const char *mx,
+                               enum tlsrpt_result result, const char *sending_ip,
+                               const char *mx_host, const char *ip, const char *reason, int64_t n,
+                               struct mxtls_diag *diag)
+{
+    static const char detail_sql[] =
+        "INSERT INTO failures(day, domain, type, strings, mx, result, sending_ip, mx_host,"
+        " ip, reason, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET n = n + excluded.n";
+    const char *sip = sending_ip, *mh = mx_host, *rip = ip, *why = reason;
+    /* inside a transaction the rows are counted once, then followed (the
+       collector writes thousands per domain: a count(*) each was most of its
+       store time, issue 12) */
+    struct dcount *dc = n > 0 ? dc_slot(s, day, domain) : NULL;
+    if ((dc != NULL ? dc->n : details(s, day, domain)) >= TLSRPT_SESSIONS_DETAILS_MAX)
+        sip = mh = rip = why = ""; /* bounded: the rest in one row per result type */
+    const char *d[] = {day,     domain, tlsrpt_policy_type_name(ptype),
+                       strings, mx,     tlsrpt_result_name(result),
+                       sip,     mh,     rip,
+                       why};
+    if (dc == NULL)
+        return run(s, diag, detail_sql, d, 10, &n, 1);
+    /* a new row sets the last rowid (failures has rowids, assigned from 1
+       on); the DO UPDATE of an existing one does not */
+    sqlite3_set_last_insert_rowid(s->db, 0);
+    int rc = run(s, diag, detail_sql, d, 10, &n, 1);
+    if (rc == 0 && sqlite3_last_insert_rowid(s->db) != 0)
+        dc->n++;
+    return rc;
+}
+
 /* tlsrpt_sessions_add - the summary row, then the detail row, n sessions at once */
 int tlsrpt_sessions_add(struct tlsrpt_sessions *s, const char *day, const char *domain,
                         enum tlsrpt_policy_type ptype, const char *strings, const char *mx,
                         enum tlsrpt_result result, const char *sending_ip, const char *mx_host,
                         const char *ip, const char *reason, int64_t n, struct mxtls_diag *diag)
 {
-    static const char ok_sql[] =
-        "INSERT INTO counts(day, domain, type, strings, mx, success) VALUES "
-        "(?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET success = success + excluded.success";
-    static const char fail_sql[] =
-        "INSERT INTO counts(day, domain, type, strings, mx, failure) VALUES "
-        "(?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET failure = failure + excluded.failure";
-    static const char detail_sql[] =
-        "INSERT INTO failures(day, domain, type, strings, mx, result, sending_ip, mx_host,"
-        " ip, reason, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO UPDATE SET n = n + excluded.n";
-    const char *type = tlsrpt_policy_type_name(ptype);
-    const char *t[] = {day, domain, type, strings, mx};
-    int rc = run(s, diag, result == TLSRPT_SUCCESS ? ok_sql : fail_sql, t, 5, &n, 1);
-    if (rc != 0 || result == TLSRPT_SUCCESS)
+    bool ok = result == TLSRPT_SUCCESS;
+    int rc = tlsrpt_sessions_add_counts(s, day, domain, ptype, strings, mx, ok ? n : 0, ok ? 0 : n,
+                                        diag);
+    if (rc != 0 || ok)
         return rc;
-    const char *sip = sending_ip, *mh = mx_host, *rip = ip, *why = reason;
-    if (details(s, day, domain) >= TLSRPT_SESSIONS_DETAILS_MAX)
-        sip = mh = rip = why = ""; /* bounded: the rest in one row per result type */
-    const char *d[] = {day, domain, type, strings, mx, tlsrpt_result_name(result),
-                       sip, mh,     rip,  why};
-    return run(s, diag, detail_sql, d, 10, &n, 1);
+    return tlsrpt_sessions_add_detail(s, day, domain, ptype, strings, mx, result, sending_ip,
+                                      mx_host, ip, reason, n, diag);
 }
 
 /* tlsrpt_sessions_count - one session */
@@ -399,6 +501,7 @@ int tlsrpt_sessions_prune(struct tlsrpt_sessions *s, const char *first_day, stru
         "DELETE FROM report WHERE day < ?",
     };
     int total = 0;
+    dc_clear(s); /* the details it counted may be deleted now */
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         const char *t[] = {first_day};
         int rc = run(s, diag, sql[i], t, 1, NULL, 0);
@@ -413,10 +516,38 @@ int tlsrpt_sessions_prune(struct tlsrpt_sessions *s, const char *first_day, stru
     return total;
 }
 
-/* tlsrpt_day - YYYY-MM-DD (UTC) */
+/* tlsrpt_day - YYYY-MM-DD (UTC); once per session in the collector, so
+   computed (proleptic Gregorian, H. Hinnant's civil_from_days) rather than
+   gmtime_r + strftime, which cost 900 instructions a call (issue 12) */
 void tlsrpt_day(int64_t t, char out[11])
 {
-    time_t tt = (time_t)t;
+    /* 1000-01-01 to 9999-12-31: four-digit years as strftime writes them, no overflow */
+    int64_t z = t >= -30610224000LL && t < 253402300800LL ? (t >= 0 ? t : t - 86399) / 86400 : 0;
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    if (t >= -30610224000LL && t < 253402300800LL && y >= 1000 && y <= 9999) {
+        static const char dg[] = "0123456789";
+        out[0] = dg[y / 1000];
+        out[1] = dg[y / 100 % 10];
+        out[2] = dg[y / 10 % 10];
+        out[3] = dg[y % 10];
+        out[4] = '-';
+        out[5] = dg[m / 10];
+        out[6] = dg[m % 10];
+        out[7] = '-';
+        out[8] = dg[d / 10];
+        out[9] = dg[d % 10];
+        out[10] = '\0';
+        return;
+    }
+    time_t tt = (time_t)t; /* outside 1000-9999: as before */
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);

@@ -76,6 +76,23 @@ int tlsrpt_sessions_add(struct tlsrpt_sessions *s, const char *day, const char *
                         enum tlsrpt_result result, const char *sending_ip, const char *mx_host,
                         const char *ip, const char *reason, int64_t n, struct mxtls_diag *diag);
 
+/*
+ * tlsrpt_sessions_add_counts / add_detail - the two halves of
+ * tlsrpt_sessions_add, for a caller that sums a policy's successes and
+ * failures first (one summary row write for all of them): add_counts adds
+ * success and failure sessions to the policy's summary row; add_detail adds n
+ * to the failure-details row (result is not SUCCESS), bounded as
+ * tlsrpt_sessions_add is.
+ */
+int tlsrpt_sessions_add_counts(struct tlsrpt_sessions *s, const char *day, const char *domain,
+                               enum tlsrpt_policy_type ptype, const char *strings, const char *mx,
+                               int64_t success, int64_t failure, struct mxtls_diag *diag);
+int tlsrpt_sessions_add_detail(struct tlsrpt_sessions *s, const char *day, const char *domain,
+                               enum tlsrpt_policy_type ptype, const char *strings, const char *mx,
+                               enum tlsrpt_result result, const char *sending_ip,
+                               const char *mx_host, const char *ip, const char *reason, int64_t n,
+                               struct mxtls_diag *diag);
+
 /* tlsrpt_sessions_cursor_get / put - a followed file's inode, offset and first-line hash. */
 int tlsrpt_sessions_cursor_get(struct tlsrpt_sessions *s, const char *source, uint64_t *ino,
                                uint64_t *off, uint64_t *head);

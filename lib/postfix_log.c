@@ -61,15 +61,35 @@ const char *tlsrpt_policy_type_name(enum tlsrpt_policy_type t)
     }
 }
 
-/* find - the first occurrence of needle in (buf, len), or NULL */
-static const char *find(const char *buf, size_t len, const char *needle)
+/*
+ * find - the first occurrence of needle in (buf, len), or NULL; bounded by
+ * len. Each line is searched several times, so memchr (vectorised) skips to
+ * the needle's rarest octet, then memcmp checks the rest: a byte loop was a
+ * sixth of the collector's instructions (issue 12).
+ */
+static inline __attribute__((always_inline)) const char *find(const char *buf, size_t len,
+                                                              const char *needle)
 {
+    /* inlined: for a literal needle the compiler folds strlen, strpbrk, strspn */
     size_t n = strlen(needle);
     if (n == 0 || n > len)
         return NULL;
-    for (size_t i = 0; i + n <= len; i++)
-        if (buf[i] == needle[0] && memcmp(buf + i, needle, n) == 0)
-            return buf + i;
+    /* the pivot: rare punctuation if the needle has some, else its first non-space */
+    const char *r = strpbrk(needle, "=]:,<(-");
+    size_t k = r != NULL ? (size_t)(r - needle) : strspn(needle, " ");
+    if (k >= n)
+        k = 0;
+    /* a match starts at s with buf[s + k] == needle[k], s + n <= len */
+    size_t s = 0;
+    while (s + n <= len) {
+        const char *p = memchr(buf + s + k, needle[k], len - n + 1 - s);
+        if (p == NULL)
+            return NULL;
+        s = (size_t)(p - buf) - k;
+        if (memcmp(buf + s, needle, n) == 0)
+            return buf + s;
+        s++;
+    }
     return NULL;
 }
 
@@ -601,7 +621,8 @@ int postfix_log_parse(const char *buf, size_t len, int year, struct postfix_line
     const char *mark = find(m, n < 64 ? n : 64, POSTFIX_LOG_POLICY_MARK);
     if (mark != NULL) {
         size_t k = (size_t)(mark - m) + strlen(POSTFIX_LOG_POLICY_MARK);
-        memset(&out->policy, 0, sizeof(out->policy));
+        /* parse_policy writes every member on success; a failure clears the
+           whole policy below (not cleared first: 10 KiB a record) */
         int rc = parse_policy(m + k, n - k, out, diag);
         if (rc != 0) {
             memset(&out->policy, 0, sizeof(out->policy));

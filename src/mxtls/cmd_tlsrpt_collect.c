@@ -59,6 +59,7 @@ struct agg_entry {
     char *key;
     size_t klen;
     int64_t n;
+    int64_t nf; /* agg_flush's per-policy sums: the failed sessions (n: the successful) */
 };
 
 struct agg {
@@ -101,8 +102,8 @@ static int agg_grow(struct agg *a)
     return 0;
 }
 
-/* agg_add - count n under the row named by fields[AGG_FIELDS]; -1 when out of memory */
-static int agg_add(struct agg *a, const char *const *fields, int64_t n)
+/* agg_add2 - count n (and nf) under the row named by fields[AGG_FIELDS]; -1 when out of memory */
+static int agg_add2(struct agg *a, const char *const *fields, int64_t n, int64_t nf)
 {
     char key[POSTFIX_LOG_POLICY_MAX + POSTFIX_LOG_MX_MAX + 2048];
     size_t k = 0;
@@ -121,6 +122,7 @@ static int agg_add(struct agg *a, const char *const *fields, int64_t n)
     for (; a->e[j].hash != 0; j = (j + 1) & (a->cap - 1)) {
         if (a->e[j].hash == h && a->e[j].klen == k && memcmp(a->e[j].key, key, k) == 0) {
             a->e[j].n += n;
+            a->e[j].nf += nf;
             return 0;
         }
     }
@@ -130,14 +132,42 @@ static int agg_add(struct agg *a, const char *const *fields, int64_t n)
     a->e[j].hash = h;
     a->e[j].klen = k;
     a->e[j].n = n;
+    a->e[j].nf = nf;
     a->used++;
     return 0;
 }
 
-/* agg_flush - write every row to the store (inside the caller's transaction) and empty it */
+/* agg_add - count n under the row named by fields[AGG_FIELDS]; -1 when out of memory */
+static int agg_add(struct agg *a, const char *const *fields, int64_t n)
+{
+    return agg_add2(a, fields, n, 0);
+}
+
+/* agg_free - release every row */
+static void agg_free(struct agg *a)
+{
+    for (size_t i = 0; i < a->cap; i++)
+        free(a->e[i].key);
+    free(a->e);
+    memset(a, 0, sizeof(*a));
+}
+
+/* policy_type - the enum of a policy-type name as agg keys hold it */
+static enum tlsrpt_policy_type policy_type(const char *t)
+{
+    return t[0] == 's' ? TLSRPT_POLICY_STS : t[0] == 't' ? TLSRPT_POLICY_TLSA : TLSRPT_POLICY_NONE;
+}
+
+/*
+ * agg_flush - write every row to the store (inside the caller's transaction)
+ * and empty it. The failure-details rows are written one by one; the summary
+ * rows are summed per policy first (successes and failures of one policy: one
+ * write, not one per distinct failure).
+ */
 static int agg_flush(struct agg *a, struct tlsrpt_sessions *store, struct mxtls_diag *d)
 {
     int rc = 0;
+    struct agg pol = {0};
     for (size_t i = 0; i < a->cap; i++) {
         struct agg_entry *e = &a->e[i];
         if (e->hash == 0)
@@ -149,16 +179,33 @@ static int agg_flush(struct agg *a, struct tlsrpt_sessions *store, struct mxtls_
             p += strlen(p) + 1;
         }
         enum tlsrpt_result r = TLSRPT_SUCCESS;
-        enum tlsrpt_policy_type t = f[2][0] == 's'   ? TLSRPT_POLICY_STS
-                                    : f[2][0] == 't' ? TLSRPT_POLICY_TLSA
-                                                     : TLSRPT_POLICY_NONE;
-        if (rc == 0 && (f[5][0] == '\0' || tlsrpt_result_parse(f[5], strlen(f[5]), &r) == 0))
-            rc = tlsrpt_sessions_add(store, f[0], f[1], t, f[3], f[4], r, f[6], f[7], f[8], f[9],
-                                     e->n, d);
+        if (rc == 0 && (f[5][0] == '\0' || tlsrpt_result_parse(f[5], strlen(f[5]), &r) == 0)) {
+            const char *pf[AGG_FIELDS] = {f[0], f[1], f[2], f[3], f[4], "", "", "", "", ""};
+            if (agg_add2(&pol, pf, r == TLSRPT_SUCCESS ? e->n : 0,
+                         r == TLSRPT_SUCCESS ? 0 : e->n) != 0)
+                rc = mxtls_diag_set(d, MXTLS_ENOMEM, 0, "out of memory");
+            else if (r != TLSRPT_SUCCESS)
+                rc = tlsrpt_sessions_add_detail(store, f[0], f[1], policy_type(f[2]), f[3], f[4], r,
+                                                f[6], f[7], f[8], f[9], e->n, d);
+        }
         free(e->key);
         memset(e, 0, sizeof(*e));
     }
     a->used = 0;
+    for (size_t i = 0; i < pol.cap && rc == 0; i++) {
+        struct agg_entry *e = &pol.e[i];
+        if (e->hash == 0)
+            continue;
+        const char *f[5];
+        const char *p = e->key;
+        for (int k = 0; k < 5; k++) {
+            f[k] = p;
+            p += strlen(p) + 1;
+        }
+        rc = tlsrpt_sessions_add_counts(store, f[0], f[1], policy_type(f[2]), f[3], f[4], e->n,
+                                        e->nf, d);
+    }
+    agg_free(&pol);
     return rc;
 }
 
