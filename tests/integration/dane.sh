@@ -209,24 +209,24 @@ else
     not_ok "facts cache: the second query used the facts gathered earlier (facts_age $a1 -> $a2 after 2 s)"
 fi
 
-# short.test (TTL 5 s): asked, reused 2 s later, gathered again after the TTL;
-# fresh.short.test is asked here first (see dane.scn)
-got=$(q postfix fresh.short.test)
-check "facts cache: fresh.short.test -> dane-only" "$got" dane-only
-j1=$(explain postfix fresh.short.test)
+# fresh.test (TTL 5 s): asked, reused 2 s later, gathered again after the TTL;
+# d.fresh.test is asked here first, its zone nowhere else (see dane.scn)
+got=$(q postfix d.fresh.test)
+check "facts cache: d.fresh.test -> dane-only" "$got" dane-only
+j1=$(explain postfix d.fresh.test)
 a1=$(jget "$j1" mx.facts_age)
 sleep 2
-j2=$(explain postfix fresh.short.test)
+j2=$(explain postfix d.fresh.test)
 a2=$(jget "$j2" mx.facts_age)
 if [[ $a1 =~ ^[0-9]+$ ]] && [[ $a2 =~ ^[0-9]+$ ]] && [ "$a2" -ge $((a1 + 1)) ]; then
-    ok "facts cache: fresh.short.test reused within its 5 s TTL (facts_age $a1 -> $a2 after 2 s)"
+    ok "facts cache: d.fresh.test reused within its 5 s TTL (facts_age $a1 -> $a2 after 2 s)"
 else
-    not_ok "facts cache: fresh.short.test reused within its 5 s TTL (facts_age $a1 -> $a2 after 2 s)"
+    not_ok "facts cache: d.fresh.test reused within its 5 s TTL (facts_age $a1 -> $a2 after 2 s)"
 fi
 sleep 5
-got=$(q postfix fresh.short.test)
-check "facts cache: fresh.short.test after its TTL -> dane-only" "$got" dane-only
-j3=$(explain postfix fresh.short.test)
+got=$(q postfix d.fresh.test)
+check "facts cache: d.fresh.test after its TTL -> dane-only" "$got" dane-only
+j3=$(explain postfix d.fresh.test)
 a3=$(jget "$j3" mx.facts_age)
 # still cached, facts_age would be at least a2 + 5
 if [[ $a3 =~ ^[0-9]+$ ]] && [[ $a2 =~ ^[0-9]+$ ]] && [ "$a3" -lt $((a2 + 5)) ]; then
