@@ -4,6 +4,7 @@
  */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -28,18 +29,48 @@ int pipeline_open_net(struct pipeline_ctx *pc, struct event_base *base,
     return 0;
 }
 
+/*
+ * redis_name - how messages name a Redis cache: the URL without its
+ * credentials (never logged), or the sentinels' master name.
+ */
+static const char *redis_name(const struct config_cache *cc, char *buf, size_t size)
+{
+    if (cc->n_sentinels > 0) {
+        snprintf(buf, size, "redis master %s (via %zu sentinels)",
+                 cc->sentinel_master_name ? cc->sentinel_master_name : "?", cc->n_sentinels);
+        return buf;
+    }
+    const char *url = cc->url != NULL ? cc->url : "";
+    const char *rest = strstr(url, "://");
+    rest = rest != NULL ? rest + 3 : url;
+    const char *at = strrchr(rest, '@');
+    const char *slash = strchr(rest, '/');
+    if (at != NULL && (slash == NULL || at < slash))
+        snprintf(buf, size, "%.*s%s", (int)(rest - url), url, at + 1);
+    else
+        snprintf(buf, size, "%s", url);
+    return buf;
+}
+
 /* open_store - the persistent cache's backend by name; creates the default state directory */
 static int open_store(struct pipeline_ctx *pc, const struct mxtls_config *cfg,
                       struct mxtls_diag *diag)
 {
     if (cfg->cache.type == CONFIG_CACHE_INTERNAL)
         return 0;
+    char name[CONFIG_STR_MAX + 64];
     const char *path = cfg->cache.filename;
-    if (strncmp(path, MXTLS_STATEDIR "/", sizeof(MXTLS_STATEDIR)) == 0)
+    if (cfg->cache.type == CONFIG_CACHE_REDIS)
+        path = redis_name(&cfg->cache, name, sizeof(name));
+    else if (strncmp(path, MXTLS_STATEDIR "/", sizeof(MXTLS_STATEDIR)) == 0)
         mkdir(MXTLS_STATEDIR, 0750); /* the embedded default's directory */
+    /* redis max_connections: the writer's connection plus one per reader */
+    unsigned readers = cfg->cache.threads;
+    if (cfg->cache.type == CONFIG_CACHE_REDIS && cfg->cache.max_connections > 0)
+        readers = cfg->cache.max_connections > 1 ? cfg->cache.max_connections - 1 : 1;
     struct store_config sc = {
         .type = config_cache_type_name(cfg->cache.type),
-        .readers = cfg->cache.threads,
+        .readers = readers,
         .base = pc->base,
         .cf = &cfg->cache,
         .busy_ms = cfg->cache.timeout_ms,

@@ -42,14 +42,26 @@ struct store_op {
     struct cache_entry e; /* delete: only e.domain */
 };
 
+/* What a reader does for a request: read a record, or (a fleet) claim or mark a fetch. */
+enum read_kind { READ_GET, READ_CLAIM, READ_MARK_FAILED };
+
 struct store_read {
     struct store_read *next;
     struct store *s;
-    store_read_cb cb;
+    store_read_cb cb; /* NULL: nothing to deliver (READ_MARK_FAILED) */
     void *arg;
     bool cancelled; /* under lock */
+    enum read_kind kind;
+    int64_t not_before_ms; /* a claim held elsewhere is asked again from then */
+    int64_t deadline_ms;   /* ... until then; past it HELD is delivered */
+    int64_t newer_than;    /* READ_CLAIM: a record fetched after this is HAVE */
+    unsigned ttl_ms;       /* READ_CLAIM: how long a won claim holds */
+    int failure;           /* READ_MARK_FAILED */
+    int64_t failed_at;     /* READ_MARK_FAILED */
+    char *why;             /* READ_MARK_FAILED, owned */
     struct store_row row;
     char domain[DOMAIN_BUF_SIZE];
+    char id[STS_RECORD_ID_MAX + 1]; /* READ_CLAIM, READ_MARK_FAILED */
 };
 
 struct store {
@@ -58,6 +70,7 @@ struct store {
     struct cache_backend_options bo; /* how every connection is opened (bo.path = path) */
     char *path;
     char *state_path; /* the side record */
+    char owner[300];  /* host:pid, naming this daemon in a fleet's claims */
     struct store_config cfg;
     pthread_t thread;
     bool started;
@@ -129,6 +142,8 @@ static void remember_inode(struct store *s)
 static long long read_state(const struct store *s)
 {
     char buf[64];
+    if ((s->ops->flags & CACHE_BACKEND_FILE) == 0)
+        return -1; /* a server keeps its own history */
     int fd = open(s->state_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -157,6 +172,10 @@ static void write_state(struct store *s)
 {
     size_t rows = 0;
     struct mxtls_diag d = {0};
+    if ((s->ops->flags & CACHE_BACKEND_FILE) == 0) {
+        s->state_dirty = false;
+        return;
+    }
     if (s->ops->count == NULL || s->ops->count(s->db, &rows, &d) < 0)
         return; /* retried after the next batch */
     char tmp[4096];
@@ -421,6 +440,16 @@ static void row_finish(struct store_row *row)
     row->have_policy = false;
 }
 
+/* read_free - a request and what it owns */
+static void read_free(struct store_read *r)
+{
+    row_finish(&r->row);
+    free(r->why);
+    free(r);
+}
+
+static void check_record(struct store *s, struct store_read *r, int err, struct mxtls_diag *dg);
+
 /*
  * read_one - answer r on this reader's connection *conn (open). The record
  * is validated like a row loaded at startup: the backend checks its
@@ -432,6 +461,65 @@ static void read_one(struct store *s, struct cache_backend *conn, struct store_r
     struct store_row *row = &r->row;
     struct mxtls_diag d = {0};
     int err = s->ops->get(conn, r->domain, &row->e, &d);
+    check_record(s, r, err, &d);
+}
+
+/*
+ * claim_one - ask the fleet who fetches r's policy id (cache_backend.h,
+ * struct cache_claim). A record it hands back (HAVE) is validated like a
+ * read: an invalid one is no record, so the caller claims again later and
+ * the holder, or itself, fetches. Reader thread only.
+ */
+static void claim_one(struct store *s, struct cache_backend *conn, struct store_read *r)
+{
+    struct store_row *row = &r->row;
+    struct cache_claim c = {0};
+    struct mxtls_diag d = {0};
+    int err = s->ops->claim(conn, r->domain, r->id, r->newer_than, s->owner, r->ttl_ms, &c, &d);
+    row->claim = c.outcome;
+    if (err < 0) {
+        cache_entry_finish(&c.e);
+        row->status = err;
+        snprintf(row->why, sizeof(row->why), "%s", d.what);
+        return;
+    }
+    if (c.outcome == CACHE_CLAIM_HAVE) {
+        row->e = c.e;
+        check_record(s, r, 0, &d);
+        if (row->status == 0 && strcmp(row->e.id, r->id) == 0)
+            return;
+        row_finish(row);
+        row->claim = CACHE_CLAIM_HELD; /* not usable: wait for a good one, or the claim */
+        row->status = 0;
+        row->why[0] = '\0';
+        return;
+    }
+    row->status = 0;
+    if (c.outcome == CACHE_CLAIM_FAILED) {
+        row->failure = c.failure;
+        row->failed_at = c.failed_at;
+        snprintf(row->why, sizeof(row->why), "%s", c.why);
+    }
+}
+
+/* mark_one - tell the fleet r's fetch failed; nothing is delivered. Reader thread only. */
+static void mark_one(struct store *s, struct cache_backend *conn, struct store_read *r)
+{
+    struct mxtls_diag d = {0};
+    r->row.status = s->ops->mark_failed(conn, r->domain, r->id, r->failure, r->failed_at,
+                                        r->why != NULL ? r->why : "", STORE_FAILED_HOLD_S, &d);
+    snprintf(r->row.why, sizeof(r->row.why), "%s", r->row.status < 0 ? d.what : "");
+}
+
+/*
+ * check_record - the validation shared by a read and a claim's record:
+ * the backend checked its encoding (err), the policy text is parsed here
+ * (RFC 8461 §3.2 grammar), and a record for another domain is foreign.
+ */
+static void check_record(struct store *s, struct store_read *r, int err, struct mxtls_diag *dg)
+{
+    struct store_row *row = &r->row;
+    struct mxtls_diag d = *dg;
     if (err == 0 && strcmp(row->e.domain, r->domain) != 0) {
         cache_entry_finish(&row->e);
         err = mxtls_diag_set(&d, MXTLS_EINVAL, 0, "%s: the record for %s names another domain",
@@ -466,6 +554,44 @@ static void reader_release(struct store *s, struct cache_backend **conn)
     pthread_cond_broadcast(&s->gate);
 }
 
+/* append_read - queue r for a reader (under lock) */
+static void append_read(struct store *s, struct store_read *r)
+{
+    r->next = NULL;
+    if (s->rtail != NULL)
+        s->rtail->next = r;
+    else
+        s->rhead = r;
+    s->rtail = r;
+    pthread_cond_signal(&s->read_wake);
+}
+
+/*
+ * take_ready - unlink the first queued request that may run at t (a claim
+ * asked again waits for its not_before_ms); NULL when none, with *wake_ms
+ * the earliest time one will be (0: none waits). Under lock.
+ */
+static struct store_read *take_ready(struct store *s, int64_t t, int64_t *wake_ms)
+{
+    struct store_read *prev = NULL;
+    for (struct store_read *r = s->rhead; r != NULL; prev = r, r = r->next) {
+        if (r->not_before_ms > t && !r->cancelled) {
+            if (*wake_ms == 0 || r->not_before_ms < *wake_ms)
+                *wake_ms = r->not_before_ms;
+            continue;
+        }
+        if (prev != NULL)
+            prev->next = r->next;
+        else
+            s->rhead = r->next;
+        if (s->rtail == r)
+            s->rtail = prev;
+        r->next = NULL;
+        return r;
+    }
+    return NULL;
+}
+
 /*
  * reader - answer queued reads until stopped (the reads still queued are
  * dropped). A reader opens its connection on its first read and keeps it,
@@ -484,15 +610,18 @@ static void *reader(void *arg)
             reader_release(s, &conn);
         if (s->stopping)
             break;
-        if (s->rhead == NULL || s->reopening) {
-            pthread_cond_wait(&s->read_wake, &s->lock);
+        int64_t wake_ms = 0;
+        struct store_read *r = s->reopening ? NULL : take_ready(s, now_ms(), &wake_ms);
+        if (r == NULL) {
+            if (wake_ms == 0) {
+                pthread_cond_wait(&s->read_wake, &s->lock);
+            } else {
+                struct timespec until = {(time_t)(wake_ms / 1000),
+                                         (long)(wake_ms % 1000) * 1000000};
+                pthread_cond_timedwait(&s->read_wake, &s->lock, &until); /* CLOCK_MONOTONIC */
+            }
             continue;
         }
-        struct store_read *r = s->rhead;
-        s->rhead = r->next;
-        if (s->rhead == NULL)
-            s->rtail = NULL;
-        r->next = NULL;
         bool skip = r->cancelled;
         bool need_open = !skip && conn == NULL;
         if (need_open)
@@ -507,14 +636,37 @@ static void *reader(void *arg)
                 snprintf(r->row.why, sizeof(r->row.why), "%s", d.what);
             }
         }
-        if (!skip && conn != NULL)
-            read_one(s, conn, r);
+        if (!skip && conn != NULL) {
+            if (r->kind == READ_CLAIM)
+                claim_one(s, conn, r);
+            else if (r->kind == READ_MARK_FAILED)
+                mark_one(s, conn, r);
+            else
+                read_one(s, conn, r);
+        }
         pthread_mutex_lock(&s->lock);
         if (need_open && conn == NULL) {
             s->conns_open--;
             pthread_cond_broadcast(&s->gate);
         }
-        if (!skip) {
+        if (!skip && r->kind == READ_CLAIM && r->row.status == 0 &&
+            r->row.claim == CACHE_CLAIM_HELD && now_ms() < r->deadline_ms) {
+            /* another daemon fetches: ask again shortly, without holding a thread */
+            r->not_before_ms = now_ms() + STORE_CLAIM_POLL_MS;
+            append_read(s, r);
+            continue;
+        }
+        if (!skip && r->kind != READ_MARK_FAILED) {
+            int st = r->row.status;
+            s->h.read_failing = st < 0 && st != MXTLS_ENOTFOUND && st != MXTLS_EINVAL;
+        }
+        if (!skip && r->kind == READ_CLAIM) {
+            if (r->row.status < 0)
+                s->h.claims_failed++;
+            else if ((unsigned)r->row.claim < 4)
+                s->h.claims[r->row.claim]++;
+        }
+        if (!skip && r->kind == READ_GET) {
             s->h.reads++;
             if (r->row.status == 0)
                 s->h.read_hits++;
@@ -526,6 +678,10 @@ static void *reader(void *arg)
         if (!skip && r->row.status < 0 && r->row.status != MXTLS_ENOTFOUND &&
             r->row.status != MXTLS_EINVAL && r->row.status != MXTLS_EAGAIN)
             reader_release(s, &conn); /* unusable: the next read opens it again */
+        if (r->cb == NULL) {
+            read_free(r);
+            continue;
+        }
         if (s->dtail != NULL)
             s->dtail->next = r;
         else
@@ -553,14 +709,57 @@ struct store_read *store_get(struct store *s, const char *domain, store_read_cb 
     r->cb = cb;
     r->arg = arg;
     pthread_mutex_lock(&s->lock);
-    if (s->rtail != NULL)
-        s->rtail->next = r;
-    else
-        s->rhead = r;
-    s->rtail = r;
-    pthread_cond_signal(&s->read_wake);
+    append_read(s, r);
     pthread_mutex_unlock(&s->lock);
     return r;
+}
+
+/* store_fleet - the backend coordinates fetches across daemons */
+bool store_fleet(const struct store *s)
+{
+    return s != NULL && s->ops->claim != NULL;
+}
+
+/* store_claim - queue a claim; a HELD answer is asked again by the readers until wait_ms */
+struct store_read *store_claim(struct store *s, const char *domain, const char *id,
+                               int64_t newer_than, unsigned ttl_ms, unsigned wait_ms,
+                               store_read_cb cb, void *arg)
+{
+    struct store_read *r = store_fleet(s) ? calloc(1, sizeof(*r)) : NULL;
+    if (r == NULL)
+        return NULL;
+    r->kind = READ_CLAIM;
+    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    r->newer_than = newer_than;
+    r->ttl_ms = ttl_ms;
+    r->deadline_ms = now_ms() + wait_ms;
+    r->s = s;
+    r->cb = cb;
+    r->arg = arg;
+    pthread_mutex_lock(&s->lock);
+    append_read(s, r);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* store_mark_failed - queue the fleet's note of a failed fetch (no callback) */
+void store_mark_failed(struct store *s, const char *domain, const char *id, int failure, int64_t at,
+                       const char *why)
+{
+    struct store_read *r = store_fleet(s) ? calloc(1, sizeof(*r)) : NULL;
+    if (r == NULL)
+        return;
+    r->kind = READ_MARK_FAILED;
+    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    r->failure = failure;
+    r->failed_at = at;
+    r->why = strdup(why != NULL ? why : "");
+    r->s = s;
+    pthread_mutex_lock(&s->lock);
+    append_read(s, r);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* store_read_cancel - mark r; the reader or store_dispatch frees it without a call */
@@ -602,8 +801,7 @@ size_t store_dispatch(struct store *s)
             r->cb(&r->row, r->arg);
             n++;
         }
-        row_finish(&r->row);
-        free(r);
+        read_free(r);
     }
     return n;
 }
@@ -622,8 +820,7 @@ static void free_reads(struct store_read *list)
     while (list != NULL) {
         struct store_read *r = list;
         list = r->next;
-        row_finish(&r->row);
-        free(r);
+        read_free(r);
     }
 }
 
@@ -660,17 +857,16 @@ struct store *store_open(const char *path, const struct store_config *sc, struct
     snprintf(s->h.path, sizeof(s->h.path), "%s", path);
     s->pipe_rd = s->pipe_wr = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->read_wake, NULL);
     pthread_cond_init(&s->gate, NULL);
-    /* The worker's deadlines are monotonic: a wall-clock step must not stall retries. */
+    /* The worker's and readers' deadlines are monotonic: a wall-clock step must not stall them. */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &ca);
+    pthread_cond_init(&s->read_wake, &ca);
     pthread_condattr_destroy(&ca);
     s->bo.path = s->path;
     s->bo.busy_ms = s->cfg.busy_ms;
-    s->bo.base = s->cfg.base;
     s->bo.cf = s->cfg.cf;
     const char *type = s->cfg.type != NULL ? s->cfg.type : "sqlite";
     if (cache_backend_open(type, &s->bo, &s->db, diag) < 0) {
@@ -678,14 +874,9 @@ struct store *store_open(const char *path, const struct store_config *sc, struct
         return NULL;
     }
     s->ops = s->db->ops;
-    if ((s->ops->flags & CACHE_BACKEND_BLOCKING) == 0) {
-        mxtls_diag_set(diag, MXTLS_EINVAL, 0,
-                       "cache type %s: an asynchronous backend, which the store does not drive "
-                       "yet",
-                       type);
-        store_close(s);
-        return NULL;
-    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(s->owner, sizeof(s->owner), "%s:%ld", host, (long)getpid());
     remember_inode(s);
     s->next_check_ms = now_ms() + STORE_CHECK_MS;
     int fds[2];
@@ -761,6 +952,14 @@ int store_load(struct store *s, cache_backend_walk_fn cb, void *arg, size_t *n_i
     pthread_mutex_unlock(&s->lock);
     if (s->h.shrank)
         log_msg(LOG_LEVEL_WARN, "cache: %s", s->h.start_warning);
+    if (err < 0 && (s->ops->flags & CACHE_BACKEND_FILE) == 0) {
+        /* A fleet's server down at startup: this daemon starts empty and reads through. */
+        log_msg(LOG_LEVEL_WARN,
+                "cache: cannot load the policies of %s: %s; starting with none in memory "
+                "(misses are read from it once it answers)",
+                s->path, diag->what);
+        err = 0;
+    }
     return err;
 }
 

@@ -52,9 +52,13 @@
 #define STORE_RETRY_MS       1000   /* a failed batch is retried this often */
 #define STORE_CHECK_MS       1000   /* the file's inode is checked this often */
 #define STORE_STATE_SUFFIX   ".state"
-#define STORE_STATE_WRITE_S  10 /* the side record is rewritten at most this often */
-#define STORE_WANT_REPERSIST 1  /* store_watch: write every cached policy again */
-#define STORE_READERS_MAX    16 /* reader threads at most (cache.threads) */
+#define STORE_STATE_WRITE_S  10  /* the side record is rewritten at most this often */
+#define STORE_WANT_REPERSIST 1   /* store_watch: write every cached policy again */
+#define STORE_READERS_MAX    16  /* reader threads at most (cache.threads) */
+#define STORE_CLAIM_POLL_MS  100 /* a claim held by another daemon is asked again this often */
+#define STORE_FAILED_HOLD_S                                                                        \
+    300 /* a fleet remembers a failed fetch this long (STS_RETRY_AFTER_S)                          \
+         */
 
 struct event_base;
 struct store;
@@ -88,6 +92,11 @@ struct store_row {
     struct sts_policy policy;
     bool have_policy;
     char why[MXTLS_DIAG_WHAT_MAX];
+    /* store_claim only, when status is 0: the outcome (HAVE: e and policy as
+     * a read fills them; FAILED: failure, failed_at, and why the reason) */
+    enum cache_claim_outcome claim;
+    int failure;
+    int64_t failed_at;
 };
 
 /* store_read_cb - a read's answer, on the loop thread. */
@@ -114,13 +123,17 @@ struct store_health {
     uint64_t read_invalid;   /* of which found an invalid record (absent, counted) */
     uint64_t read_failed;    /* of which the backend failed */
     unsigned readers;        /* reader threads */
+    bool read_failing;       /* the last read or claim failed (a fleet's server down) */
+    uint64_t claims[4];      /* store_claim answers by enum cache_claim_outcome */
+    uint64_t claims_failed;  /* store_claim answers where the backend failed */
 };
 
 /*
  * store_open - open (create) the backend sc->type at path with the limits of
  * sc (NULL: defaults) and start the writer and the reader threads; NULL with
- * diag filled on failure (an unknown type names the known ones; a backend
- * that is not blocking is refused: the store drives only those today).
+ * diag filled on failure (an unknown type names the known ones). For a
+ * server (not CACHE_BACKEND_FILE), path only names it in messages, and a
+ * server that is down is no failure: the backend connects when it answers.
  */
 struct store *store_open(const char *path, const struct store_config *sc, struct mxtls_diag *diag);
 
@@ -143,6 +156,25 @@ int store_load(struct store *s, cache_backend_walk_fn cb, void *arg, size_t *n_i
  * callback or the cancel), or NULL when out of memory.
  */
 struct store_read *store_get(struct store *s, const char *domain, store_read_cb cb, void *arg);
+
+/*
+ * A fleet (issue 14): several daemons share the backend, and one of them
+ * fetches a domain's policy for all. store_fleet says whether the backend can
+ * (cache_backend_ops.claim). store_claim asks it for domain's policy id
+ * (cache_backend.h, struct cache_claim): the answer comes like a read's,
+ * with row->claim set; while another daemon holds the claim the readers ask
+ * again every STORE_CLAIM_POLL_MS (no thread waits) for up to wait_ms, then
+ * answer HELD. A won claim holds for ttl_ms. status < 0: the backend failed
+ * (the caller fetches itself). NULL when the backend is not a fleet's or out
+ * of memory. store_mark_failed tells the fleet that fetching id failed, for
+ * STORE_FAILED_HOLD_S (fire and forget).
+ */
+bool store_fleet(const struct store *s);
+struct store_read *store_claim(struct store *s, const char *domain, const char *id,
+                               int64_t newer_than, unsigned ttl_ms, unsigned wait_ms,
+                               store_read_cb cb, void *arg);
+void store_mark_failed(struct store *s, const char *domain, const char *id, int failure, int64_t at,
+                       const char *why);
 
 /* store_read_cancel - r's callback will not be called; the store frees r. */
 void store_read_cancel(struct store_read *r);

@@ -60,10 +60,11 @@ struct sts_refresh {
     struct inflight in; /* the waiters, the cache's running list */
     struct sts_cache *cache;
     struct sts_entry *entry;
-    struct store_read *read; /* a miss: the store's read in flight, before the DNS */
+    struct store_read *read; /* a miss's read, or a fleet's claim, in flight in the store */
     unsigned timeout_ms;
     bool force_fetch; /* proactive renewal before expiry */
     bool proactive;
+    bool local_failure; /* our resolver failed: not the policy host's failure (fetch_failed) */
     char id[STS_RECORD_ID_MAX + 1]; /* from the TXT record */
     char host[DOMAIN_BUF_SIZE + 8]; /* mta-sts.<domain> */
 };
@@ -241,7 +242,10 @@ static void drop_policy(struct sts_cache *c, struct sts_entry *e)
 {
     sts_policy_unref(e->policy);
     e->policy = NULL;
-    if (c->store != NULL)
+    /* A fleet's server expires the record itself (its TTL is the policy's
+     * max_age), and our copy may be older than one another daemon just
+     * wrote: deleting it here could remove the newer policy (issue 14). */
+    if (c->store != NULL && !store_fleet(c->store))
         store_delete(c->store, e->domain);
 }
 
@@ -435,7 +439,8 @@ int sts_cache_load(struct sts_cache *c, int64_t t, size_t *n_loaded, size_t *n_i
         return 0;
     int err = store_load(c->store, load_row, &lc, n_invalid, &d);
     for (size_t i = 0; i < lc.n_expired; i++) {
-        store_delete(c->store, lc.expired[i]); /* RFC 8461 §5.1: past max_age */
+        if (!store_fleet(c->store))                /* a fleet's server expires its records itself */
+            store_delete(c->store, lc.expired[i]); /* RFC 8461 §5.1: past max_age */
         free(lc.expired[i]);
     }
     free(lc.expired);
@@ -480,6 +485,26 @@ static struct sts_refresh *refresh_start(struct sts_cache *c, struct sts_entry *
                                          unsigned timeout_ms, bool force_fetch);
 
 static void on_txt(const struct dns_answer *a, void *arg);
+static void fetch_start(struct sts_refresh *r);
+static bool claim(struct sts_refresh *r);
+
+/*
+ * store_status - log once when reading the store (a read or a claim) starts
+ * failing and once when it works again, never per request: a fleet's Redis
+ * down must not flood the log (issue 14).
+ */
+static void store_status(struct sts_cache *c, const struct store_row *row)
+{
+    bool failing = row->status < 0 && row->status != MXTLS_ENOTFOUND && row->status != MXTLS_EINVAL;
+    if (failing && !c->read_failing)
+        log_msg(LOG_LEVEL_WARN,
+                "cache: cannot read the cache store: %s (misses and fetches go to the network, "
+                "answers come from memory)",
+                row->why);
+    else if (!failing && c->read_failing)
+        log_msg(LOG_LEVEL_INFO, "cache: reads from the cache store work again");
+    c->read_failing = failing;
+}
 
 /*
  * on_row - a miss's read from the store (store_get), back on the loop. A
@@ -524,13 +549,7 @@ static void on_row(struct store_row *row, void *arg)
         log_msg(LOG_LEVEL_WARN, "cache: invalid record for %s ignored (counted): %s", e->domain,
                 row->why);
     }
-    bool failing = row->status < 0 && row->status != MXTLS_ENOTFOUND && row->status != MXTLS_EINVAL;
-    if (failing && !c->read_failing)
-        log_msg(LOG_LEVEL_WARN, "cache: cannot read the cache store: %s (misses go to the network)",
-                row->why);
-    else if (!failing && c->read_failing)
-        log_msg(LOG_LEVEL_INFO, "cache: reads from the cache store work again");
-    c->read_failing = failing;
+    store_status(c, row);
     if (e->policy != NULL && t - e->checked_at < c->grace) {
         snprintf(r->id, sizeof(r->id), "%s", e->policy->id);
         refresh_done(r, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR);
@@ -694,6 +713,11 @@ static void fetch_failed(struct sts_refresh *r, enum decide_sts_failure failure,
         snprintf(e->note->failed_id, sizeof(e->note->failed_id), "%s", r->id);
         e->note->failure = failure;
     }
+    /* issue 14: the fleet backs off this id too (one attempt per fleet, not per daemon);
+     * the failure travels as its code and the bare why: each daemon names it (on_claim).
+     * Not when our own resolver failed (issue 17 item 2): the others' may work. */
+    if (r->cache->store != NULL && r->id[0] != '\0' && !r->local_failure)
+        store_mark_failed(r->cache->store, e->domain, r->id, (int)failure, now(r->cache), why);
     if (e->policy != NULL && e->policy->policy.mode != STS_MODE_NONE)
         log_msg(LOG_LEVEL_WARN,
                 "%s: refreshing the cached MTA-STS policy (id %s, mode %s) failed, still "
@@ -720,6 +744,7 @@ static void resolver_failed(struct sts_refresh *r, const char *why)
     struct sts_cache *c = r->cache;
     int64_t t = now(c);
     struct sts_note *n = c->resolver_temp_s > 0 ? note_get(e) : NULL;
+    r->local_failure = true; /* a failed fetch here, not for the fleet */
     if (n == NULL) {
         fetch_failed(r, DECIDE_STS_FETCH_ERROR, why); /* off (0), or out of memory */
         return;
@@ -893,9 +918,100 @@ static void on_txt(const struct dns_answer *a, void *arg)
         refresh_done(r, DECIDE_STS_FAILED, e->policy != NULL, e->note->failure);
         return;
     }
-    snprintf(r->host, sizeof(r->host), "mta-sts.%s", e->domain);
+    if (claim(r))
+        return;
+    fetch_start(r);
+}
+
+/* fetch_start - the policy host's address, then the HTTPS fetch (on_addr) */
+static void fetch_start(struct sts_refresh *r)
+{
+    snprintf(r->host, sizeof(r->host), "mta-sts.%s", r->entry->domain);
     if (lookup(r, r->host, DNS_RR_A, on_addr) < 0)
         resolver_failed(r, "our resolver refused the policy host lookup");
+}
+
+/*
+ * on_claim - the fleet's answer to "who fetches this id" (issue 14; store.h
+ * store_claim). HAVE: another daemon fetched it, and the record it wrote is
+ * installed like a read (on_row): not fetched here. FAILED: another daemon's
+ * fetch of this id failed less than 5 minutes ago: back off as if it had
+ * failed here (DESIGN.md's 5-minute rule, fleet-wide). WON: this daemon
+ * fetches. HELD past the wait, or a store that fails: fetch here anyway, since
+ * a fleet that cannot coordinate must still protect its mail.
+ */
+static void on_claim(struct store_row *row, void *arg)
+{
+    struct sts_refresh *r = arg;
+    struct sts_cache *c = r->cache;
+    struct sts_entry *e = r->entry;
+    int64_t t = now(c);
+    r->read = NULL;
+    store_status(c, row);
+    if (row->status == 0 && row->claim == CACHE_CLAIM_HAVE && row->have_policy) {
+        row->have_policy = false; /* taken */
+        struct sts_policy_ref *p = policy_ref_make(row->e.id, &row->policy);
+        if (p != NULL) {
+            p->fetched_at = row->e.fetched_at;
+            if (expired(p, t)) {
+                sts_policy_unref(p);
+                p = NULL;
+            }
+        }
+        if (p != NULL) {
+            sts_policy_unref(e->policy);
+            e->policy = p;
+            e->checked_at = t;
+            note_clear(e);
+            log_msg(LOG_LEVEL_INFO,
+                    "%s: MTA-STS policy id %s read from the cache store (fetched by another "
+                    "daemon %" PRId64 " s ago): mode %s",
+                    e->domain, p->id, t - p->fetched_at, sts_mode_name(p->policy.mode));
+            refresh_done(r, DECIDE_STS_POLICY, true, DECIDE_STS_FETCH_ERROR);
+            return;
+        }
+    }
+    if (row->status == 0 && row->claim == CACHE_CLAIM_FAILED && note_get(e) != NULL) {
+        enum decide_sts_failure failure =
+            row->failure == DECIDE_STS_POLICY_INVALID || row->failure == DECIDE_STS_WEBPKI_INVALID
+                ? (enum decide_sts_failure)row->failure
+                : DECIDE_STS_FETCH_ERROR;
+        e->note->failed_at = row->failed_at > 0 && row->failed_at <= t ? row->failed_at : t;
+        e->note->failure = failure;
+        snprintf(e->note->failed_id, sizeof(e->note->failed_id), "%s", r->id);
+        set_reason(e, "%s: %s (a fetch by another daemon of the fleet)",
+                   decide_sts_failure_name(failure), row->why);
+        log_msg(LOG_LEVEL_INFO, "%s: MTA-STS policy fetch failed in the fleet, backing off: %s",
+                e->domain, entry_reason(e));
+        refresh_done(r, DECIDE_STS_FAILED, e->policy != NULL, failure);
+        return;
+    }
+    if (row->status == 0 && row->claim == CACHE_CLAIM_HELD)
+        log_msg(LOG_LEVEL_INFO,
+                "%s: another daemon of the fleet still holds the fetch of policy id %s: "
+                "fetching here",
+                e->domain, r->id);
+    fetch_start(r);
+}
+
+/*
+ * claim - with a fleet's store, ask it before fetching (on_claim); true when
+ * the claim is in flight. The claim holds through the A, AAAA and HTTPS
+ * steps, each bounded by the timeout; a waiting daemon asks again until a
+ * little after it expired, so a holder that died is replaced by one of them.
+ */
+static bool claim(struct sts_refresh *r)
+{
+    struct sts_cache *c = r->cache;
+    if (!store_fleet(c->store))
+        return false;
+    unsigned ttl_ms = 3 * r->timeout_ms + 1000;
+    /* our copy of this same id counts; a copy of an older id is older whatever its age */
+    const struct sts_policy_ref *mine = r->entry->policy;
+    int64_t newer_than = mine != NULL && strcmp(mine->id, r->id) == 0 ? mine->fetched_at : 0;
+    r->read = store_claim(c->store, r->entry->domain, r->id, newer_than, ttl_ms, ttl_ms + 500,
+                          on_claim, r);
+    return r->read != NULL;
 }
 
 /* refresh_start - the TXT lookup that begins a refresh */

@@ -116,7 +116,10 @@ static void emit(struct out *o, const struct mxtls_config *c)
         "grace_ratio: %.3f}\n",
         c->proactive.enabled ? "true" : "false", (unsigned)c->proactive.interval_s,
         (unsigned)c->proactive.concurrency_limit, c->proactive.grace_ratio);
-    put(o, "cache:\n  type: %s\n  options:\n", config_cache_type_name(c->cache.type));
+    put(o, "cache:\n  type: %s\n  options:\n",
+        c->cache.type == CONFIG_CACHE_REDIS && c->cache.n_sentinels > 0
+            ? "redis_sentinel"
+            : config_cache_type_name(c->cache.type));
     switch (c->cache.type) {
     case CONFIG_CACHE_INTERNAL:
         put(o, "    cache_size: %u\n", (unsigned)c->cache.cache_size);
@@ -137,6 +140,15 @@ static void emit(struct out *o, const struct mxtls_config *c)
             put(o, "    max_connections: %u\n", (unsigned)c->cache.max_connections);
         put_ms(o, "    socket_timeout", c->cache.socket_timeout_ms);
         put_ms(o, "    socket_connect_timeout", c->cache.socket_connect_timeout_ms);
+        put_str(o, "    sentinel_master_name", c->cache.sentinel_master_name);
+        if (c->cache.n_sentinels > 0) {
+            put(o, "    sentinels:\n");
+            for (size_t k = 0; k < c->cache.n_sentinels; k++) {
+                put(o, "      - ");
+                put_q(o, c->cache.sentinels[k]);
+                put(o, "\n");
+            }
+        }
         break;
     }
     put(o, "default_zone:\n");
@@ -197,8 +209,13 @@ static int same(const struct mxtls_config *a, const struct mxtls_config *b)
             !str_eq(a->cache.password, b->cache.password) || a->cache.db != b->cache.db ||
             a->cache.max_connections != b->cache.max_connections ||
             a->cache.socket_timeout_ms != b->cache.socket_timeout_ms ||
-            a->cache.socket_connect_timeout_ms != b->cache.socket_connect_timeout_ms)
+            a->cache.socket_connect_timeout_ms != b->cache.socket_connect_timeout_ms ||
+            !str_eq(a->cache.sentinel_master_name, b->cache.sentinel_master_name) ||
+            a->cache.n_sentinels != b->cache.n_sentinels)
             return 0;
+        for (size_t k = 0; k < a->cache.n_sentinels; k++)
+            if (!str_eq(a->cache.sentinels[k], b->cache.sentinels[k]))
+                return 0;
         break;
     }
     for (i = 0; i < a->nzones; i++)
@@ -227,7 +244,10 @@ static void check_ranges(const struct mxtls_config *c)
         abort();
     if (c->cache.type == CONFIG_CACHE_SQLITE && c->cache.filename == NULL)
         abort();
-    if (c->cache.type == CONFIG_CACHE_REDIS && c->cache.url == NULL)
+    if (c->cache.type == CONFIG_CACHE_REDIS && c->cache.url == NULL && c->cache.n_sentinels == 0)
+        abort();
+    if (c->cache.n_sentinels > 16 ||
+        (c->cache.n_sentinels > 0 && c->cache.sentinel_master_name == NULL))
         abort();
     for (i = 0; i < c->nzones; i++) {
         size_t n = strlen(c->zones[i].name);

@@ -1,6 +1,6 @@
 /*
  * cache_backend - the registry of cache backends (see cache_backend.h): a
- * bounded array of tables by name, "sqlite" built in. Lookups compare
+ * bounded array of tables by name, "sqlite" and "redis" built in. Lookups compare
  * names; nothing here allocates. cache_entry_finish lives here too, since
  * the record belongs to the interface, not to one backend.
  */
@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_redis.h"
 #include "cache_sqlite.h"
 
-static const struct cache_backend_ops *registry[CACHE_BACKEND_MAX] = {&cache_sqlite_backend};
-static size_t n_registered = 1;
+static const struct cache_backend_ops *registry[CACHE_BACKEND_MAX] = {&cache_sqlite_backend,
+                                                                      &cache_redis_backend};
+static size_t n_registered = 2;
 
 /* cache_entry_finish - free what e owns (policy_text) and leave it empty */
 void cache_entry_finish(struct cache_entry *e)
@@ -35,15 +37,14 @@ const struct cache_backend_ops *cache_backend_find(const char *name)
     return NULL;
 }
 
-/* complete - a table a store can drive: open/close and one of the two kinds */
+/* complete - a table a store can drive; claim and mark_failed come as a pair */
 static bool complete(const struct cache_backend_ops *ops)
 {
     if (ops->name == NULL || ops->name[0] == '\0' || ops->open == NULL || ops->close == NULL)
         return false;
-    if ((ops->flags & CACHE_BACKEND_BLOCKING) != 0)
-        return ops->get != NULL && ops->put != NULL && ops->del != NULL && ops->walk != NULL;
-    return ops->get_async != NULL && ops->put_async != NULL && ops->del_async != NULL &&
-           ops->cancel != NULL;
+    if ((ops->claim == NULL) != (ops->mark_failed == NULL))
+        return false;
+    return ops->get != NULL && ops->put != NULL && ops->del != NULL && ops->walk != NULL;
 }
 
 /* cache_backend_register - add a table under a new name */
@@ -51,8 +52,8 @@ int cache_backend_register(const struct cache_backend_ops *ops, struct mxtls_dia
 {
     if (ops == NULL || !complete(ops))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
-                              "cache backend %s: incomplete table (open, close and the "
-                              "blocking or asynchronous operations are required)",
+                              "cache backend %s: incomplete table (open, close, get, put, "
+                              "del and walk are required; claim and mark_failed go together)",
                               ops != NULL && ops->name != NULL ? ops->name : "(unnamed)");
     if (cache_backend_find(ops->name) != NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache backend %s is already registered",

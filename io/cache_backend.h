@@ -12,17 +12,17 @@
  * size); the store parses the policy text of every record it reads again
  * (sts_policy_parse), so a corrupted or foreign record is never applied.
  *
- * Two kinds of backend:
- * - blocking (CACHE_BACKEND_BLOCKING: a local file, disk and locks): get,
- *   put, delete, walk block and must never run on the event loop. The store
- *   calls them from its own threads, each thread with its own connection
- *   (open is called once per thread); one connection is used by one thread
- *   at a time.
- * - asynchronous (remote): get_async, put_async, delete_async start the work
- *   and call back once, later, on the event loop of cache_backend_options
- *   .base, never from inside the call that started it, unless cancelled.
- *   The slots are defined here so that a remote backend fits the seam; the
- *   store does not drive one yet (store_open refuses it by name).
+ * Every call blocks (a local file's disk and locks, a remote server's round
+ * trips) and must never run on the event loop: the store calls them from its
+ * own threads, each thread with its own connection (open is called once per
+ * thread); one connection is used by one thread at a time. A remote backend
+ * (cache_redis.c) bounds each call by its socket timeouts and connects
+ * lazily: open succeeds while the server is down, and the calls then fail
+ * with MXTLS_EIO until it is back.
+ *
+ * A backend shared by several daemons (a fleet) also offers claim and
+ * mark_failed, so that one daemon fetches a domain's policy for all of them
+ * (issue 14): see struct cache_claim.
  *
  * Failures: 0 or a negative MXTLS_E* code with diag filled (the backend
  * never logs): MXTLS_ENOTFOUND no record; MXTLS_EINVAL from get: a record
@@ -42,14 +42,12 @@
 #include "mxtls/sts_policy.h"
 #include "mxtls/sts_record.h"
 
-struct event_base;
 struct config_cache;
 
 #define CACHE_BACKEND_MAX 8 /* backends a registry holds at most */
 
 /* cache_backend_ops.flags */
-#define CACHE_BACKEND_BLOCKING 1u /* calls block: run them on the store's threads */
-#define CACHE_BACKEND_FILE     2u /* a local file named by options.path (watched by the store) */
+#define CACHE_BACKEND_FILE 1u /* a local file named by options.path (watched by the store) */
 
 /* One cached policy. Embedded: cache_entry_finish() releases policy_text. */
 struct cache_entry {
@@ -81,7 +79,6 @@ typedef int (*cache_backend_walk_fn)(struct cache_entry *e, void *arg);
 struct cache_backend_options {
     const char *path;              /* FILE backends: the file */
     unsigned busy_ms;              /* wait this long for a lock or a slow server */
-    struct event_base *base;       /* asynchronous backends: their event loop */
     const struct config_cache *cf; /* the configuration's cache section, NULL in tests */
 };
 
@@ -90,20 +87,41 @@ struct cache_backend {
     const struct cache_backend_ops *ops;
 };
 
-/* asynchronous completions (on the loop) */
-typedef void (*cache_backend_get_cb)(int status, struct cache_entry *e,
-                                     const struct mxtls_diag *diag, void *arg);
-typedef void (*cache_backend_done_cb)(int status, const struct mxtls_diag *diag, void *arg);
-struct cache_backend_req; /* an asynchronous request in flight (the backend's) */
+/*
+ * What claim found, in this order (one atomic step on the server):
+ * - CACHE_CLAIM_HAVE: a valid record with this id fetched after newer_than
+ *   is stored (another daemon fetched it): e is filled as get fills it;
+ * - CACHE_CLAIM_FAILED: a daemon of the fleet failed to fetch this id less
+ *   than STS_RETRY_AFTER_S ago (mark_failed): failure, failed_at and why say
+ *   what it saw; the caller backs off as if it had failed itself;
+ * - CACHE_CLAIM_WON: nobody else holds the domain's claim (the caller's own
+ *   is taken again): the caller now holds it for ttl_ms and fetches; it is
+ *   never released, the record (put) or the failure (mark_failed) the
+ *   fetch ends with answers the others, and the claim expires;
+ * - CACHE_CLAIM_HELD: another daemon holds it: ask again a little later.
+ */
+enum cache_claim_outcome {
+    CACHE_CLAIM_WON = 0,
+    CACHE_CLAIM_HELD,
+    CACHE_CLAIM_HAVE,
+    CACHE_CLAIM_FAILED,
+};
+
+#define CACHE_CLAIM_WHY_MAX 256 /* cache_claim.why, octets with the NUL */
+
+struct cache_claim {
+    enum cache_claim_outcome outcome;
+    struct cache_entry e;          /* HAVE: the record (cache_entry_finish it) */
+    int failure;                   /* FAILED: enum decide_sts_failure of the failed fetch */
+    int64_t failed_at;             /* FAILED: when (caller's clock) */
+    char why[CACHE_CLAIM_WHY_MAX]; /* FAILED: the reason that daemon logged */
+};
 
 /*
- * The table. name is the configuration's cache.type. open and close are
- * required; a BLOCKING backend implements get, put, del and walk (begin,
- * commit, rollback and count are optional: NULL when it has no
- * transactions or cannot count); an asynchronous one get_async, put_async,
- * del_async and cancel, and may also offer walk (to load at startup,
- * before the loop runs). claim is reserved for a fleet-wide "one fetch per
- * domain" lock (issue 14: an atomic, expiring claim); NULL today.
+ * The table. name is the configuration's cache.type. open, close, get, put,
+ * del and walk are required; begin, commit, rollback and count are optional
+ * (NULL when the backend has no transactions or cannot count); claim and
+ * mark_failed only for a backend a fleet shares (NULL otherwise).
  */
 struct cache_backend_ops {
     const char *name;
@@ -111,7 +129,7 @@ struct cache_backend_ops {
     int (*open)(const struct cache_backend_options *o, struct cache_backend **out,
                 struct mxtls_diag *diag);
     void (*close)(struct cache_backend *b);
-    /* blocking: cache_sqlite.h's contracts */
+    /* cache_sqlite.h's contracts */
     int (*get)(struct cache_backend *b, const char *domain, struct cache_entry *out,
                struct mxtls_diag *diag);
     int (*put)(struct cache_backend *b, const struct cache_entry *e, struct mxtls_diag *diag);
@@ -122,17 +140,21 @@ struct cache_backend_ops {
     int (*commit)(struct cache_backend *b, struct mxtls_diag *diag);
     void (*rollback)(struct cache_backend *b);
     int (*count)(struct cache_backend *b, size_t *n, struct mxtls_diag *diag);
-    /* asynchronous: start, call back once on the loop; *req for cancel */
-    int (*get_async)(struct cache_backend *b, const char *domain, cache_backend_get_cb cb,
-                     void *arg, struct cache_backend_req **req);
-    int (*put_async)(struct cache_backend *b, const struct cache_entry *e, cache_backend_done_cb cb,
-                     void *arg);
-    int (*del_async)(struct cache_backend *b, const char *domain, cache_backend_done_cb cb,
-                     void *arg);
-    void (*cancel)(struct cache_backend *b, struct cache_backend_req *req);
-    /* reserved (issue 14): claim domain for ttl_s seconds across the fleet */
-    int (*claim)(struct cache_backend *b, const char *domain, unsigned ttl_s,
-                 cache_backend_done_cb cb, void *arg);
+    /*
+     * claim - who fetches policy id of domain (struct cache_claim, one atomic
+     * step); owner names the caller in the claim (host:pid), ttl_ms bounds
+     * it. 0 with *out filled, or a negative code (the caller then fetches
+     * itself: a fleet that cannot coordinate must not stop fetching).
+     */
+    int (*claim)(struct cache_backend *b, const char *domain, const char *id, int64_t newer_than,
+                 const char *owner, unsigned ttl_ms, struct cache_claim *out,
+                 struct mxtls_diag *diag);
+    /*
+     * mark_failed - tell the fleet that fetching policy id of domain failed
+     * at at (enum decide_sts_failure failure, why), for hold_s seconds.
+     */
+    int (*mark_failed)(struct cache_backend *b, const char *domain, const char *id, int failure,
+                       int64_t at, const char *why, unsigned hold_s, struct mxtls_diag *diag);
 };
 
 /*

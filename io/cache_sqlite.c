@@ -708,7 +708,7 @@ static int be_count(struct cache_backend *b, size_t *n, struct mxtls_diag *diag)
 
 const struct cache_backend_ops cache_sqlite_backend = {
     .name = "sqlite",
-    .flags = CACHE_BACKEND_BLOCKING | CACHE_BACKEND_FILE,
+    .flags = CACHE_BACKEND_FILE,
     .open = be_open,
     .close = be_close,
     .get = be_get,

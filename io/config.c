@@ -24,7 +24,7 @@
 #include "config.h"
 
 #define KEY_PATH_MAX 128 /* "zones.<64 octets>.require_sni" fits */
-#define REASON_MAX   160
+#define REASON_MAX   256
 
 /* Upstream defaults (postfix_mta_sts_resolver/defaults.py), in mxtls units. */
 #define DEF_HOST            "127.0.0.1"
@@ -626,29 +626,42 @@ static int sub_proactive(struct ctx *c, yaml_node_t *n, const char *path)
 #define T_INTERNAL (1u << CONFIG_CACHE_INTERNAL)
 #define T_SQLITE   (1u << CONFIG_CACHE_SQLITE)
 #define T_REDIS    (1u << CONFIG_CACHE_REDIS)
-#define T_UNSUPP   (1u << 8) /* postgres, redis_sentinel: recognised, refused */
+#define T_SENTINEL (1u << 8) /* redis_sentinel: CONFIG_CACHE_REDIS with sentinels */
+#define T_POSTGRES (1u << 9) /* recognised, refused */
+
+#define SENTINELS_MAX       16  /* a Sentinel deployment has 3 or 5; 16 is generous */
+#define SENTINEL_HOST_MAX   253 /* the longest DNS name */
+#define SENTINEL_MASTER_MAX 256
+/* "[" v6 "]:" port, or a name, ":" and a port */
+#define SENTINEL_ADDR_MAX (SENTINEL_HOST_MAX + 8)
+
+static int sub_sentinels(struct ctx *c, yaml_node_t *n, const char *path);
 
 /*
  * cache.options by type, from mta-sts-daemon.yml(5) and upstream's cache
  * classes. redis options are passed through to redis-py upstream; mxtls
  * takes the ones its hiredis cache implements and refuses the rest by name.
+ * redis_sentinel (upstream 1.4) takes the same ones plus the sentinels and
+ * the master's name; its url is optional and gives only the master's db and
+ * credentials.
  */
 static const struct key_spec cache_option_keys[] = {
     {"cache_size", K_U32, CACHE(cache_size), 1, 100000000, T_INTERNAL, NULL},
     {"filename", K_STR, CACHE(filename), 0, CONFIG_STR_MAX, T_SQLITE, NULL},
     {"threads", K_U32, CACHE(threads), 1, 1024, T_SQLITE, NULL},
-    {"timeout", K_MS32, CACHE(timeout_ms), 1, 3600000, T_SQLITE | T_UNSUPP, NULL},
-    {"url", K_STR, CACHE(url), 0, CONFIG_STR_MAX, T_REDIS, NULL},
-    {"username", K_STR, CACHE(username), 0, 256, T_REDIS, NULL},
-    {"password", K_STR, CACHE(password), 0, 1024, T_REDIS | T_UNSUPP, NULL},
-    {"db", K_I32, CACHE(db), 0, 65535, T_REDIS, NULL},
-    {"max_connections", K_U32, CACHE(max_connections), 1, 100000, T_REDIS | T_UNSUPP, NULL},
-    {"socket_timeout", K_MS32, CACHE(socket_timeout_ms), 1, 3600000, T_REDIS | T_UNSUPP, NULL},
+    {"timeout", K_MS32, CACHE(timeout_ms), 1, 3600000, T_SQLITE | T_POSTGRES, NULL},
+    {"url", K_STR, CACHE(url), 0, CONFIG_STR_MAX, T_REDIS | T_SENTINEL, NULL},
+    {"username", K_STR, CACHE(username), 0, 256, T_REDIS | T_SENTINEL, NULL},
+    {"password", K_STR, CACHE(password), 0, 1024, T_REDIS | T_SENTINEL, NULL},
+    {"db", K_I32, CACHE(db), 0, 65535, T_REDIS | T_SENTINEL, NULL},
+    {"max_connections", K_U32, CACHE(max_connections), 1, 100000, T_REDIS | T_SENTINEL, NULL},
+    {"socket_timeout", K_MS32, CACHE(socket_timeout_ms), 1, 3600000, T_REDIS | T_SENTINEL, NULL},
     {"socket_connect_timeout", K_MS32, CACHE(socket_connect_timeout_ms), 1, 3600000,
-     T_REDIS | T_UNSUPP, NULL},
-    {"dsn", K_SKIP, 0, 0, 0, T_UNSUPP, NULL},                  /* postgres */
-    {"sentinel_master_name", K_SKIP, 0, 0, 0, T_UNSUPP, NULL}, /* redis_sentinel */
-    {"sentinels", K_SKIP, 0, 0, 0, T_UNSUPP, NULL},            /* redis_sentinel */
+     T_REDIS | T_SENTINEL, NULL},
+    {"sentinels", K_SUB, 0, 0, 0, T_SENTINEL, sub_sentinels},
+    {"sentinel_master_name", K_STR, CACHE(sentinel_master_name), 0, SENTINEL_MASTER_MAX, T_SENTINEL,
+     NULL},
+    {"dsn", K_SKIP, 0, 0, 0, T_POSTGRES, NULL},
     {NULL, K_SKIP, 0, 0, 0, 0, NULL},
 };
 
@@ -659,9 +672,13 @@ static const char *type_names(unsigned set)
         return "internal";
     if (set & T_SQLITE)
         return "sqlite";
+    if ((set & T_REDIS) && (set & T_SENTINEL))
+        return "redis and redis_sentinel";
     if (set & T_REDIS)
         return "redis";
-    return "postgres or redis_sentinel";
+    if (set & T_SENTINEL)
+        return "redis_sentinel";
+    return "postgres";
 }
 
 /* find_pair - the value of key lit in mapping n (duplicates already refused) */
@@ -681,18 +698,241 @@ static yaml_node_t *find_pair(struct ctx *c, yaml_node_t *n, const char *lit, ya
 }
 
 /*
+ * sentinel_host - check the host part of a sentinel address and write it
+ * normalised into out: an IPv6 address as "[canonical]", a name or an IPv4
+ * address in lower case. An address with a colon must be IPv6, without a
+ * zone index such as %eth0 (inet_pton has none). A name is DNS
+ * letters, digits, '-', '_' in dot-separated labels of 1..63 octets; all
+ * digits and dots must be an IPv4 address, so 10.0.0.256 is not taken for a
+ * name. Returns 0, or -1 with a reason in why.
+ */
+static int sentinel_host(const char *s, size_t len, char *out, size_t outsize, const char **why)
+{
+    char buf[SENTINEL_HOST_MAX + 1];
+    unsigned char a[16];
+    size_t i, label = 0;
+    int numeric = 1;
+
+    if (len == 0) {
+        *why = "empty host";
+        return -1;
+    }
+    if (len > SENTINEL_HOST_MAX) {
+        *why = "host longer than 253 octets";
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (memchr(buf, ':', len) != NULL) {
+        if (inet_pton(AF_INET6, buf, a) != 1) {
+            *why = "host has a colon but is not an IPv6 address";
+            return -1;
+        }
+        out[0] = '[';
+        if (inet_ntop(AF_INET6, a, out + 1, (socklen_t)(outsize - 3)) == NULL) {
+            *why = "IPv6 address does not fit";
+            return -1;
+        }
+        strcat(out, "]");
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        char ch = buf[i];
+
+        if (ch == '.') {
+            if (label == 0 || i + 1 == len) {
+                *why = "host has an empty label";
+                return -1;
+            }
+            label = 0;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_')) {
+            *why = "host is not a DNS name, an IPv4 address or an IPv6 address";
+            return -1;
+        }
+        if (++label > 63) {
+            *why = "host has a label longer than 63 octets";
+            return -1;
+        }
+        if (ch < '0' || ch > '9')
+            numeric = 0;
+        buf[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    if (numeric && inet_pton(AF_INET, buf, a) != 1) {
+        *why = "host is all digits and dots but not an IPv4 address";
+        return -1;
+    }
+    memcpy(out, buf, len + 1);
+    return 0;
+}
+
+/* sentinel_port - a port "1".."65535": plain decimal without leading zeros */
+static int sentinel_port(const char *s, size_t len, unsigned *port)
+{
+    uint64_t v;
+
+    if (len > 5 || parse_decimal(s, len, 0, &v) != 0 || v < 1 || v > 65535)
+        return -1;
+    *port = (unsigned)v;
+    return 0;
+}
+
+/*
+ * sentinel_entry - one item of cache.options.sentinels into out as
+ * "host:port" or "[v6]:port". Upstream hands the list to redis-py's
+ * Sentinel(), which takes (host, port) pairs: YAML [host, port]. The string
+ * "host:port" ("[v6]:port" for IPv6) is taken too, as redis-cli and
+ * sentinel.conf write addresses. A port is a plain number in the pair form:
+ * a quoted "26379" is a string, refused as everywhere else in the file.
+ */
+static int sentinel_entry(struct ctx *c, yaml_node_t *e, const char *path, char *out,
+                          size_t outsize)
+{
+    const char *s, *host, *port_s, *why = NULL;
+    size_t len, host_len, port_len;
+    yaml_node_t *hn, *pn;
+    unsigned port;
+    size_t hlen;
+    int rc;
+
+    if (e->type == YAML_SEQUENCE_NODE) {
+        yaml_node_item_t *items = e->data.sequence.items.start;
+        size_t count = (size_t)(e->data.sequence.items.top - items);
+
+        if (count != 2)
+            return fail(c, e, MXTLS_EINVAL, path, "expected [host, port], got a list of %zu items",
+                        count);
+        hn = yaml_document_get_node(c->doc, items[0]);
+        pn = yaml_document_get_node(c->doc, items[1]);
+        if (is_null(hn))
+            return fail(c, hn, MXTLS_EINVAL, path, "expected a host, got an empty item");
+        if ((rc = check_str(c, hn, path, SENTINEL_HOST_MAX + 2)) != 0)
+            return rc;
+        host = sval(hn);
+        host_len = slen(hn);
+        /* [host, port] with host "[::1]": the brackets are the string form's */
+        if (host_len > 2 && host[0] == '[' && host[host_len - 1] == ']') {
+            host++;
+            host_len -= 2;
+        }
+        if (pn->type != YAML_SCALAR_NODE || !is_plain(pn))
+            return fail(c, pn, MXTLS_EINVAL, path, "expected a port number, got %s", describe(pn));
+        port_s = sval(pn);
+        port_len = slen(pn);
+    } else if (e->type == YAML_SCALAR_NODE && !is_null(e)) {
+        const char *colon;
+
+        if ((rc = check_str(c, e, path, SENTINEL_ADDR_MAX)) != 0)
+            return rc;
+        s = sval(e);
+        len = slen(e);
+        if (s[0] == '[') {
+            const char *close = memchr(s, ']', len);
+
+            if (close == NULL || (size_t)(close - s) + 1 == len || close[1] != ':')
+                return fail(c, e, MXTLS_EINVAL, path,
+                            "expected \"[IPv6 address]:port\", got \"%.*s\"",
+                            (int)(len > 64 ? 64 : len), s);
+            host = s + 1;
+            host_len = (size_t)(close - s) - 1;
+            if (memchr(host, ':', host_len) == NULL)
+                return fail(c, e, MXTLS_EINVAL, path,
+                            "brackets are for an IPv6 address, got \"%.*s\"",
+                            (int)(len > 64 ? 64 : len), s);
+            colon = close + 1;
+        } else {
+            colon = memchr(s, ':', len);
+            if (colon == NULL)
+                return fail(c, e, MXTLS_EINVAL, path,
+                            "expected \"host:port\" or [host, port], got \"%.*s\" (no port)",
+                            (int)(len > 64 ? 64 : len), s);
+            if (memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) != NULL)
+                return fail(c, e, MXTLS_EINVAL, path,
+                            "an IPv6 address is written \"[addr]:port\", got \"%.*s\"",
+                            (int)(len > 64 ? 64 : len), s);
+            host = s;
+            host_len = (size_t)(colon - s);
+        }
+        port_s = colon + 1;
+        port_len = len - (size_t)(port_s - s);
+    } else {
+        return fail(c, e, MXTLS_EINVAL, path, "expected [host, port] or \"host:port\", got %s",
+                    is_null(e) ? "an empty item" : describe(e));
+    }
+    if (sentinel_host(host, host_len, out, outsize - 7, &why) != 0)
+        return fail(c, e, MXTLS_EINVAL, path, "%s: \"%.*s\"", why,
+                    (int)(host_len > 64 ? 64 : host_len), host);
+    if (sentinel_port(port_s, port_len, &port) != 0)
+        return fail(c, e, MXTLS_EINVAL, path, "port \"%.*s\" is not a number in [1, 65535]",
+                    (int)(port_len > 16 ? 16 : port_len), port_s);
+    hlen = strlen(out);
+    snprintf(out + hlen, outsize - hlen, ":%u", port);
+    return 0;
+}
+
+/*
+ * sub_sentinels - cache.options.sentinels: 1..SENTINELS_MAX addresses, each
+ * stored normalised; the same sentinel twice is refused (it would be asked
+ * twice and counted twice). A null value is the key left out, caught by
+ * sub_cache as a missing option.
+ */
+static int sub_sentinels(struct ctx *c, yaml_node_t *n, const char *path)
+{
+    struct config_cache *cc = &c->cfg->cache;
+    char addr[SENTINEL_ADDR_MAX + 1], ip[KEY_PATH_MAX];
+    size_t lines[SENTINELS_MAX];
+    size_t count, i, j;
+    int rc;
+
+    if (is_null(n))
+        return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, MXTLS_EINVAL, path,
+                    "expected a list of sentinels ([host, port] or \"host:port\"), got %s",
+                    describe(n));
+    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0)
+        return fail(c, n, MXTLS_EINVAL, path, "empty list: name 1 to %d sentinels", SENTINELS_MAX);
+    if (count > SENTINELS_MAX)
+        return fail(c, n, MXTLS_ETOOLONG, path, "%zu sentinels, at most %d", count, SENTINELS_MAX);
+    cc->sentinels = calloc(count, sizeof(*cc->sentinels));
+    if (cc->sentinels == NULL)
+        return fail(c, n, MXTLS_ENOMEM, path, "out of memory");
+    for (i = 0; i < count; i++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        if ((rc = sentinel_entry(c, e, ip, addr, sizeof(addr))) != 0)
+            return rc;
+        for (j = 0; j < i; j++)
+            if (strcmp(cc->sentinels[j], addr) == 0)
+                return fail(c, e, MXTLS_EINVAL, ip, "sentinel %s listed twice (first at line %zu)",
+                            addr, lines[j]);
+        lines[i] = e->start_mark.line + 1;
+        if ((cc->sentinels[i] = strdup(addr)) == NULL)
+            return fail(c, e, MXTLS_ENOMEM, ip, "out of memory");
+        cc->n_sentinels++;
+    }
+    return 0;
+}
+
+/*
  * sub_cache - cache: {type, options}. The type is read first, wherever it
- * stands, so options are checked against it. Upstream's postgres and
- * redis_sentinel types are recognised and refused with one clear message
- * instead of an "unknown key dsn": the operator's real decision is the
- * backend, and quietly using another one would split a fleet's shared cache.
+ * stands, so options are checked against it. Upstream's postgres type is
+ * recognised and refused with one clear message instead of an "unknown key
+ * dsn": the operator's real decision is the backend, and quietly using
+ * another one would split a fleet's shared cache. redis_sentinel is the redis
+ * backend with its master found through Sentinel (cc->n_sentinels > 0).
  */
 static int sub_cache(struct ctx *c, yaml_node_t *n, const char *path)
 {
     struct config_cache *cc = &c->cfg->cache;
-    yaml_node_t *t, *tk = NULL, *opts, *ok = NULL;
+    yaml_node_t *t, *tk = NULL, *opts, *ok = NULL, *v;
     yaml_node_pair_t *p;
     char kp[KEY_PATH_MAX], okp[KEY_PATH_MAX];
+    const char *tname;
     int rc, empty;
     unsigned bit;
 
@@ -714,25 +954,34 @@ static int sub_cache(struct ctx *c, yaml_node_t *n, const char *path)
      * at all gets mxtlsd's SQLite default.
      */
     cc->type = CONFIG_CACHE_INTERNAL;
+    bit = T_INTERNAL;
     if (t != NULL && !is_null(t)) {
         if (t->type != YAML_SCALAR_NODE)
             return fail(c, t, MXTLS_EINVAL, kp, "expected a cache type, got %s", describe(t));
-        if (eq(sval(t), slen(t), "sqlite"))
+        if (eq(sval(t), slen(t), "sqlite")) {
             cc->type = CONFIG_CACHE_SQLITE;
-        else if (eq(sval(t), slen(t), "internal"))
+            bit = T_SQLITE;
+        } else if (eq(sval(t), slen(t), "internal")) {
             cc->type = CONFIG_CACHE_INTERNAL;
-        else if (eq(sval(t), slen(t), "redis"))
+            bit = T_INTERNAL;
+        } else if (eq(sval(t), slen(t), "redis")) {
             cc->type = CONFIG_CACHE_REDIS;
-        else if (eq(sval(t), slen(t), "postgres") || eq(sval(t), slen(t), "redis_sentinel"))
+            bit = T_REDIS;
+        } else if (eq(sval(t), slen(t), "redis_sentinel")) {
+            cc->type = CONFIG_CACHE_REDIS;
+            bit = T_SENTINEL;
+        } else if (eq(sval(t), slen(t), "postgres")) {
             return fail(c, t, MXTLS_EINVAL, kp,
-                        "cache type %s is not supported by mxtlsd; use sqlite, internal or redis",
-                        sval(t));
-        else
+                        "cache type postgres is not supported by mxtlsd; use sqlite, internal, "
+                        "redis or redis_sentinel");
+        } else {
             return fail(c, t, MXTLS_EINVAL, kp,
-                        "unknown cache type \"%.*s\"; use sqlite, internal or redis",
+                        "unknown cache type \"%.*s\"; use sqlite, internal, redis or "
+                        "redis_sentinel",
                         (int)(slen(t) > 32 ? 32 : slen(t)), sval(t));
+        }
     }
-    bit = 1u << cc->type;
+    tname = bit == T_SENTINEL ? "redis_sentinel" : config_cache_type_name(cc->type);
     join(okp, sizeof(okp), path, "options", 7);
     opts = find_pair(c, n, "options", &ok);
     if (opts != NULL) {
@@ -744,26 +993,71 @@ static int sub_cache(struct ctx *c, yaml_node_t *n, const char *path)
             const struct key_spec *spec = find_key(cache_option_keys, sval(k), slen(k));
 
             join(kp, sizeof(kp), okp, sval(k), slen(k) > 64 ? 64 : slen(k));
+            /* one server or a Sentinel-managed master: the type says which */
+            if (spec != NULL && bit == T_REDIS && spec->cache_set == T_SENTINEL)
+                return fail(c, k, MXTLS_EINVAL, kp,
+                            "not an option of cache type redis: for a master found through "
+                            "Sentinel use type redis_sentinel");
             if (spec != NULL && !(spec->cache_set & bit))
                 return fail(c, k, MXTLS_EINVAL, kp, "not an option of cache type %s (it is for %s)",
-                            config_cache_type_name(cc->type), type_names(spec->cache_set));
-            if (spec == NULL && cc->type == CONFIG_CACHE_REDIS)
+                            tname, type_names(spec->cache_set));
+            if (spec == NULL && bit == T_REDIS)
                 return fail(c, k, MXTLS_EINVAL, kp,
                             "redis option not supported by mxtlsd (it takes url, username, "
                             "password, db, max_connections, socket_timeout, "
                             "socket_connect_timeout)");
+            if (spec == NULL && bit == T_SENTINEL)
+                return fail(c, k, MXTLS_EINVAL, kp,
+                            "redis_sentinel option not supported by mxtlsd (it takes sentinels, "
+                            "sentinel_master_name, url, username, password, db, "
+                            "max_connections, socket_timeout, socket_connect_timeout)");
         }
         if ((rc = apply_map(c, opts, okp, cache_option_keys, cc)) != 0)
             return rc;
     }
     /* upstream's RedisCache reads opts['url'] unconditionally */
-    if (cc->type == CONFIG_CACHE_REDIS && cc->url == NULL)
+    if (bit == T_REDIS && cc->url == NULL)
         return fail(c, tk ? tk : n, MXTLS_EINVAL, okp, "cache type redis needs options.url");
-    if (cc->url != NULL && strncmp(cc->url, "redis://", 8) != 0 &&
-        strncmp(cc->url, "rediss://", 9) != 0 && strncmp(cc->url, "unix://", 7) != 0) {
+    /* upstream's RedisSentinelCache reads both unconditionally */
+    if (bit == T_SENTINEL && cc->n_sentinels == 0)
+        return fail(c, tk ? tk : n, MXTLS_EINVAL, okp,
+                    "cache type redis_sentinel needs options.sentinels, a list of [host, port]");
+    if (bit == T_SENTINEL && cc->sentinel_master_name == NULL)
+        return fail(c, tk ? tk : n, MXTLS_EINVAL, okp,
+                    "cache type redis_sentinel needs options.sentinel_master_name");
+    /* Sentinel names a master with one word: "sentinel monitor <name> ..." */
+    if (cc->sentinel_master_name != NULL && strchr(cc->sentinel_master_name, ' ') != NULL) {
+        join(kp, sizeof(kp), okp, "sentinel_master_name", 20);
+        return fail(c, find_pair(c, opts, "sentinel_master_name", &ok), MXTLS_EINVAL, kp,
+                    "a Sentinel master name has no spaces");
+    }
+    /*
+     * rediss:// is redis-py's TLS; Debian 12's hiredis (0.14) has none, and a
+     * URL asking for TLS must not connect in the clear.
+     */
+    if (cc->url != NULL && strncmp(cc->url, "rediss://", 9) == 0) {
         join(kp, sizeof(kp), okp, "url", 3);
         return fail(c, find_pair(c, opts, "url", &ok), MXTLS_EINVAL, kp,
-                    "expected a redis://, rediss:// or unix:// URL");
+                    "rediss:// (TLS to Redis) is not supported by mxtlsd; use redis:// on a "
+                    "trusted network or unix://");
+    }
+    if (cc->url != NULL && strncmp(cc->url, "redis://", 8) != 0 &&
+        strncmp(cc->url, "unix://", 7) != 0) {
+        join(kp, sizeof(kp), okp, "url", 3);
+        return fail(c, find_pair(c, opts, "url", &ok), MXTLS_EINVAL, kp,
+                    "expected a redis:// or unix:// URL");
+    }
+    /*
+     * With Sentinel the master's address is what the sentinels answer; the
+     * URL gives only its db and credentials. A socket path would be ignored,
+     * and a setting ignored in silence is refused in this file.
+     */
+    if (bit == T_SENTINEL && cc->url != NULL && strncmp(cc->url, "unix://", 7) == 0) {
+        join(kp, sizeof(kp), okp, "url", 3);
+        v = find_pair(c, opts, "url", &ok);
+        return fail(c, v, MXTLS_EINVAL, kp,
+                    "a unix:// URL with redis_sentinel: the master's address comes from the "
+                    "sentinels; give its db and credentials in a redis:// URL");
     }
     return 0;
 }
@@ -1233,6 +1527,10 @@ void config_finish(struct mxtls_config *cfg)
     free(cfg->cache.url);
     free(cfg->cache.username);
     free(cfg->cache.password);
+    for (i = 0; i < cfg->cache.n_sentinels; i++)
+        free(cfg->cache.sentinels[i]);
+    free(cfg->cache.sentinels);
+    free(cfg->cache.sentinel_master_name);
     free(cfg->unbound_config);
     free(cfg->trust_anchor_file);
     free(cfg->ca_file);

@@ -69,17 +69,23 @@ struct config_named_zone {
 
 struct config_cache {
     enum config_cache_type type;
-    uint32_t cache_size;                /* internal: entries; default 10000 */
-    char *filename;                     /* sqlite: database; default MXTLS_STATEDIR "/cache.db" */
-    uint32_t threads;                   /* sqlite: connection pool; 0 = number of CPUs */
-    uint32_t timeout_ms;                /* sqlite: pool/lock wait; default 5 s */
-    char *url;                          /* redis: redis://, rediss:// or unix:// URL; required */
+    uint32_t cache_size; /* internal: entries; default 10000 */
+    char *filename;      /* sqlite: database; default MXTLS_STATEDIR "/cache.db" */
+    uint32_t threads;    /* sqlite: connection pool; 0 = number of CPUs */
+    uint32_t timeout_ms; /* sqlite: pool/lock wait; default 5 s */
+    /* redis: redis:// or unix:// URL, required; redis_sentinel: optional, redis:// only */
+    char *url;
     char *username;                     /* redis: overrides the URL's; NULL = none */
     char *password;                     /* redis: overrides the URL's; NULL = none */
     int32_t db;                         /* redis: database number; -1 = from the URL */
     uint32_t max_connections;           /* redis: pool size; 0 = library default */
     uint32_t socket_timeout_ms;         /* redis: default 5 s */
     uint32_t socket_connect_timeout_ms; /* redis: default 5 s */
+    /* redis_sentinel (type CONFIG_CACHE_REDIS with sentinels): the master is
+     * asked of these sentinels by name; url then optional (db, credentials) */
+    char **sentinels;           /* "host:port" ("[v6]:port"), n_sentinels of them */
+    size_t n_sentinels;         /* 0 = plain redis (url) */
+    char *sentinel_master_name; /* required with sentinels */
 };
 
 struct config_proactive {

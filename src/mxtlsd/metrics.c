@@ -20,6 +20,7 @@
 #include "log.h"
 #include "server.h"
 #include "stats.h"
+#include "store.h"
 #include "sts_cache.h"
 
 struct metrics {
@@ -57,6 +58,37 @@ static const char *map_name(const struct mxtls_config *cfg, size_t i)
     if (i == STATS_MAP_DEFAULT)
         return "(default zone)";
     return cfg->zones[i - STATS_MAP_ZONE0].name;
+}
+
+/*
+ * format_store - the persistent cache's health: whether its backend answers
+ * (for a fleet's Redis, the state issue 14 asks to watch), its write
+ * backlog, and a fleet's claims by outcome.
+ */
+static void format_store(const struct store *store, struct evbuffer *b)
+{
+    static const char *const outcome[4] = {"won", "held", "have", "failed"};
+    struct store_health h;
+    store_health(store, &h);
+    head(b, "mxtlsd_cache_store_up", "gauge",
+         "1 while the cache backend's last write and last read worked, else 0.");
+    evbuffer_add_printf(b, "mxtlsd_cache_store_up %d\n", !h.failing && !h.read_failing);
+    head(b, "mxtlsd_cache_store_pending_writes", "gauge",
+         "Cache writes queued, not yet stored (lost by a crash).");
+    evbuffer_add_printf(b, "mxtlsd_cache_store_pending_writes %zu\n", h.queued);
+    head(b, "mxtlsd_cache_store_writes_total", "counter", "Cache writes stored.");
+    evbuffer_add_printf(b, "mxtlsd_cache_store_writes_total %" PRIu64 "\n", h.written);
+    head(b, "mxtlsd_cache_store_dropped_writes_total", "counter",
+         "Cache writes dropped (queue full, or lost at exit).");
+    evbuffer_add_printf(b, "mxtlsd_cache_store_dropped_writes_total %" PRIu64 "\n", h.dropped);
+    head(b, "mxtlsd_cache_fleet_claims_total", "counter",
+         "A fleet's answers to \"who fetches this policy\", by outcome (error: the backend "
+         "failed).");
+    for (size_t i = 0; i < 4; i++)
+        evbuffer_add_printf(b, "mxtlsd_cache_fleet_claims_total{outcome=\"%s\"} %" PRIu64 "\n",
+                            outcome[i], h.claims[i]);
+    evbuffer_add_printf(b, "mxtlsd_cache_fleet_claims_total{outcome=\"error\"} %" PRIu64 "\n",
+                        h.claims_failed);
 }
 
 /* format - every metric into b */
@@ -120,6 +152,8 @@ static void format(const struct metrics *m, struct evbuffer *b)
                         st->dane_failed);
 
     const struct pipeline *p = &m->policy->pipeline;
+    if (p->store != NULL)
+        format_store(p->store, b);
     head(b, "mxtlsd_open_connections", "gauge", "Postfix connections open now.");
     evbuffer_add_printf(b, "mxtlsd_open_connections %zu\n", m->policy->n_sessions);
     head(b, "mxtlsd_sts_cache_entries", "gauge",

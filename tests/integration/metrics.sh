@@ -100,6 +100,12 @@ expect "b: the MTA-STS cache gauge holds the domain ($ent)" test "$ent" -ge 1
 ent=$(val "$MX_TMP/s3" 'mxtlsd_dane_cache_entries')
 expect "b: the DANE facts gauge holds enforce.sts.test ($ent)" test "$ent" -ge 1
 has "b: the open connections gauge is there" "$(cat "$MX_TMP/s3")" '^mxtlsd_open_connections [0-9]+$'
+check "b: the cache store (sqlite) is up" "$(val "$MX_TMP/s3" 'mxtlsd_cache_store_up')" 1
+wr=$(val "$MX_TMP/s3" 'mxtlsd_cache_store_writes_total')
+expect "b: the fetched policy's write is counted or pending ($wr)" \
+    test "$((wr + $(val "$MX_TMP/s3" 'mxtlsd_cache_store_pending_writes')))" -ge 1
+check "b: no fleet claims with sqlite" \
+    "$(val "$MX_TMP/s3" 'mxtlsd_cache_fleet_claims_total{outcome="won"}')" 0
 expect "b: promtool check metrics accepts the scrape after requests" promcheck "$MX_TMP/s3"
 
 # --- c: anything else is 404

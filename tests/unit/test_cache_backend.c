@@ -3,7 +3,8 @@
  * store's read path over it (core/store.h): the registry (sqlite is known,
  * an unknown type is refused naming the known ones, duplicates and
  * incomplete tables are refused, a new backend can be registered and
- * opened), the sqlite table's get/put/delete/walk, and store_get on reader
+ * opened), the sqlite table's get/put/delete/walk, a fleet's claims
+ * (store_claim over a scripted backend), and store_get on reader
  * threads: a record found, none, an invalid one (absent and counted), a
  * read cancelled before it is answered, reads still queued at close. Every
  * test works on a fresh database in its own mkdtemp directory; corrupt rows
@@ -90,16 +91,16 @@ static void test_registry(void **state)
     const struct cache_backend_ops *ops = cache_backend_find("sqlite");
     assert_non_null(ops);
     assert_string_equal(ops->name, "sqlite");
-    assert_true((ops->flags & CACHE_BACKEND_BLOCKING) != 0);
-    assert_null(cache_backend_find("redis"));
+    assert_true((ops->flags & CACHE_BACKEND_FILE) != 0);
+    assert_null(cache_backend_find("nosuch"));
     assert_null(cache_backend_find(NULL));
 
     struct cache_backend *b = (struct cache_backend *)1;
     struct mxtls_diag d = {0};
     struct cache_backend_options o = {.path = "/nonexistent/never"};
-    assert_int_equal(cache_backend_open("redis", &o, &b, &d), MXTLS_EINVAL);
+    assert_int_equal(cache_backend_open("nosuch", &o, &b, &d), MXTLS_EINVAL);
     assert_null(b);
-    assert_string_equal(d.what, "unknown cache type \"redis\" (known: sqlite)");
+    assert_int_equal(strncmp(d.what, "unknown cache type \"nosuch\" (known: sqlite", 41), 0);
 
     /* a second sqlite, and a table without operations, are refused */
     assert_int_equal(cache_backend_register(ops, &d), MXTLS_EINVAL);
@@ -108,11 +109,25 @@ static void test_registry(void **state)
     assert_null(cache_backend_find("empty"));
 }
 
-/* A fake asynchronous backend: registered, found, opened; the store refuses to drive it. */
+/*
+ * A fake fleet backend (claim and mark_failed, in memory): registered,
+ * found, opened through the registry, and driven by the store's claims.
+ * claim answers from a script: HELD while held > 0 (counting down), then
+ * the scripted outcome; fail_next makes the next call fail as a server
+ * that went away does.
+ */
 struct fake_backend {
     struct cache_backend base;
-    int opened;
 };
+static struct {
+    int opened;
+    unsigned claims, marks;
+    unsigned held; /* HELD this many more times */
+    enum cache_claim_outcome then;
+    bool fail_next;
+    char owner[300];
+    char marked[128];
+} fake;
 static struct fake_backend fake_conn;
 
 /* fake_open - the one static connection */
@@ -121,7 +136,7 @@ static int fake_open(const struct cache_backend_options *o, struct cache_backend
 {
     (void)o;
     (void)diag;
-    fake_conn.opened++;
+    fake.opened++;
     *out = &fake_conn.base;
     return 0;
 }
@@ -129,47 +144,92 @@ static int fake_open(const struct cache_backend_options *o, struct cache_backend
 /* fake_close - nothing to free */
 static void fake_close(struct cache_backend *b)
 {
-    ((struct fake_backend *)(void *)b)->opened--;
+    (void)b;
+    fake.opened--;
 }
 
-/* fake_get_async - never called here */
-static int fake_get_async(struct cache_backend *b, const char *domain, cache_backend_get_cb cb,
-                          void *arg, struct cache_backend_req **req)
+/* fake_get - no records */
+static int fake_get(struct cache_backend *b, const char *domain, struct cache_entry *out,
+                    struct mxtls_diag *diag)
 {
-    (void)b, (void)domain, (void)cb, (void)arg, (void)req;
-    return MXTLS_EIO;
+    (void)b, (void)domain, (void)out;
+    return mxtls_diag_set(diag, MXTLS_ENOTFOUND, 0, "none");
 }
 
-/* fake_put_async - never called here */
-static int fake_put_async(struct cache_backend *b, const struct cache_entry *e,
-                          cache_backend_done_cb cb, void *arg)
+/* fake_put - accepted, not kept */
+static int fake_put(struct cache_backend *b, const struct cache_entry *e, struct mxtls_diag *diag)
 {
-    (void)b, (void)e, (void)cb, (void)arg;
-    return MXTLS_EIO;
+    (void)b, (void)e, (void)diag;
+    return 0;
 }
 
-/* fake_del_async - never called here */
-static int fake_del_async(struct cache_backend *b, const char *domain, cache_backend_done_cb cb,
-                          void *arg)
+/* fake_del - nothing to delete */
+static int fake_del(struct cache_backend *b, const char *domain, struct mxtls_diag *diag)
 {
-    (void)b, (void)domain, (void)cb, (void)arg;
-    return MXTLS_EIO;
+    (void)b, (void)domain;
+    return mxtls_diag_set(diag, MXTLS_ENOTFOUND, 0, "none");
 }
 
-/* fake_cancel - never called here */
-static void fake_cancel(struct cache_backend *b, struct cache_backend_req *req)
+/* fake_walk - no records */
+static int fake_walk(struct cache_backend *b, cache_backend_walk_fn cb, void *arg,
+                     size_t *n_invalid, struct mxtls_diag *diag)
 {
-    (void)b, (void)req;
+    (void)b, (void)cb, (void)arg, (void)diag;
+    *n_invalid = 0;
+    return 0;
+}
+
+/* fake_claim - the scripted answer (readers call it on their threads: the test waits) */
+static int fake_claim(struct cache_backend *b, const char *domain, const char *id,
+                      int64_t newer_than, const char *owner, unsigned ttl_ms,
+                      struct cache_claim *out, struct mxtls_diag *diag)
+{
+    (void)b, (void)newer_than, (void)ttl_ms;
+    fake.claims++;
+    snprintf(fake.owner, sizeof(fake.owner), "%s", owner);
+    if (fake.fail_next) {
+        fake.fail_next = false;
+        return mxtls_diag_set(diag, MXTLS_EIO, 0, "fake: connection lost");
+    }
+    if (fake.held > 0) {
+        fake.held--;
+        out->outcome = CACHE_CLAIM_HELD;
+        return 0;
+    }
+    out->outcome = fake.then;
+    if (fake.then == CACHE_CLAIM_HAVE) {
+        entry(&out->e, domain, id, 7000);
+        out->e.policy_text = strdup(POLICY); /* the caller owns it */
+    } else if (fake.then == CACHE_CLAIM_FAILED) {
+        out->failure = 3;
+        out->failed_at = 6000;
+        snprintf(out->why, sizeof(out->why), "HTTP 404 from mta-sts.%s", domain);
+    }
+    return 0;
+}
+
+/* fake_mark_failed - remember what the fleet was told */
+static int fake_mark_failed(struct cache_backend *b, const char *domain, const char *id,
+                            int failure, int64_t at, const char *why, unsigned hold_s,
+                            struct mxtls_diag *diag)
+{
+    (void)b, (void)diag;
+    fake.marks++;
+    snprintf(fake.marked, sizeof(fake.marked), "%s %s %d %lld %s %u", domain, id, failure,
+             (long long)at, why, hold_s);
+    return 0;
 }
 
 static const struct cache_backend_ops fake_ops = {
-    .name = "fake-remote",
+    .name = "fake-fleet",
     .open = fake_open,
     .close = fake_close,
-    .get_async = fake_get_async,
-    .put_async = fake_put_async,
-    .del_async = fake_del_async,
-    .cancel = fake_cancel,
+    .get = fake_get,
+    .put = fake_put,
+    .del = fake_del,
+    .walk = fake_walk,
+    .claim = fake_claim,
+    .mark_failed = fake_mark_failed,
 };
 
 /* A new backend registers under its name, opens through the registry, and is listed. */
@@ -178,26 +238,143 @@ static void test_register(void **state)
     (void)state;
     struct mxtls_diag d = {0};
     assert_int_equal(cache_backend_register(&fake_ops, &d), 0);
-    assert_ptr_equal(cache_backend_find("fake-remote"), &fake_ops);
-    char names[64];
+    assert_ptr_equal(cache_backend_find("fake-fleet"), &fake_ops);
+    char names[128];
     cache_backend_names(names, sizeof(names));
-    assert_string_equal(names, "sqlite, fake-remote");
+    assert_int_equal(strncmp(names, "sqlite, ", 8), 0);
+    assert_non_null(strstr(names, ", fake-fleet"));
     struct cache_backend *b = NULL;
-    assert_int_equal(cache_backend_open("fake-remote", NULL, &b, &d), 0);
+    assert_int_equal(cache_backend_open("fake-fleet", NULL, &b, &d), 0);
     assert_ptr_equal(b, &fake_conn.base);
     assert_ptr_equal(b->ops, &fake_ops);
     cache_backend_close(b);
-    assert_int_equal(fake_conn.opened, 0);
+    assert_int_equal(fake.opened, 0);
 
-    /* the store drives blocking backends only, and says so */
-    struct store_config sc = {.type = "fake-remote", .readers = 1};
-    struct store *s = store_open("/nonexistent/never", &sc, &d);
-    assert_null(s);
-    assert_non_null(strstr(d.what, "fake-remote: an asynchronous backend"));
-    assert_int_equal(fake_conn.opened, 0);
-    sc.type = "nosuch";
+    /* claim without mark_failed (or the reverse) is an incomplete table */
+    static const struct cache_backend_ops half = {.name = "half",
+                                                  .open = fake_open,
+                                                  .close = fake_close,
+                                                  .get = fake_get,
+                                                  .put = fake_put,
+                                                  .del = fake_del,
+                                                  .walk = fake_walk,
+                                                  .claim = fake_claim};
+    assert_int_equal(cache_backend_register(&half, &d), MXTLS_EINVAL);
+    assert_null(cache_backend_find("half"));
+
+    struct store_config sc = {.type = "nosuch", .readers = 1};
     assert_null(store_open("/nonexistent/never", &sc, &d));
-    assert_string_equal(d.what, "unknown cache type \"nosuch\" (known: sqlite, fake-remote)");
+    assert_int_equal(strncmp(d.what, "unknown cache type \"nosuch\" (known: sqlite, ", 43), 0);
+    assert_non_null(strstr(d.what, ", fake-fleet)"));
+}
+
+struct claim_got {
+    unsigned calls;
+    int status;
+    enum cache_claim_outcome claim;
+    char id[40];
+    bool policy;
+    int failure;
+    int64_t failed_at;
+    char why[MXTLS_DIAG_WHAT_MAX];
+};
+
+/* on_claim - keep what the claim answered */
+static void on_claim(struct store_row *row, void *arg)
+{
+    struct claim_got *g = arg;
+    g->calls++;
+    g->status = row->status;
+    g->claim = row->claim;
+    snprintf(g->id, sizeof(g->id), "%s", row->e.id);
+    g->policy = row->have_policy;
+    g->failure = row->failure;
+    g->failed_at = row->failed_at;
+    snprintf(g->why, sizeof(g->why), "%s", row->why);
+}
+
+static size_t dispatch_until(struct store *s, size_t want);
+
+/*
+ * store_claim over a fleet backend: HELD is asked again off the loop until
+ * the record comes (HAVE, parsed like a read), WON, FAILED with the other
+ * daemon's reason, HELD delivered past wait_ms, a failing server as a
+ * negative status; store_mark_failed reaches the backend with no callback.
+ */
+static void test_store_claim(void **state)
+{
+    (void)state;
+    struct mxtls_diag d = {0};
+    struct store_config sc = {.type = "fake-fleet", .readers = 2};
+    struct store *s = store_open("fake", &sc, &d);
+    assert_non_null(s);
+    assert_true(store_fleet(s));
+
+    struct claim_got g;
+    memset(&g, 0, sizeof(g));
+    fake.claims = 0;
+    fake.held = 3;
+    fake.then = CACHE_CLAIM_HAVE;
+    assert_non_null(store_claim(s, "fleet.example", "id9", 0, 5000, 5000, on_claim, &g));
+    assert_int_equal(g.calls, 0);
+    assert_int_equal(dispatch_until(s, 1), 1);
+    assert_int_equal(g.status, 0);
+    assert_int_equal(g.claim, CACHE_CLAIM_HAVE);
+    assert_string_equal(g.id, "id9");
+    assert_true(g.policy);
+    assert_int_equal(fake.claims, 4);         /* three HELD, asked again, then HAVE */
+    assert_non_null(strchr(fake.owner, ':')); /* host:pid */
+
+    memset(&g, 0, sizeof(g));
+    fake.then = CACHE_CLAIM_WON;
+    assert_non_null(store_claim(s, "fleet.example", "id9", 0, 5000, 5000, on_claim, &g));
+    assert_int_equal(dispatch_until(s, 1), 1);
+    assert_int_equal(g.claim, CACHE_CLAIM_WON);
+    assert_false(g.policy);
+
+    memset(&g, 0, sizeof(g));
+    fake.then = CACHE_CLAIM_FAILED;
+    assert_non_null(store_claim(s, "fleet.example", "id9", 0, 5000, 5000, on_claim, &g));
+    assert_int_equal(dispatch_until(s, 1), 1);
+    assert_int_equal(g.claim, CACHE_CLAIM_FAILED);
+    assert_int_equal(g.failure, 3);
+    assert_int_equal(g.failed_at, 6000);
+    assert_string_equal(g.why, "HTTP 404 from mta-sts.fleet.example");
+
+    /* held past wait_ms: HELD is the answer (the caller fetches itself) */
+    memset(&g, 0, sizeof(g));
+    fake.held = 1000000;
+    assert_non_null(store_claim(s, "fleet.example", "id9", 0, 5000, 300, on_claim, &g));
+    assert_int_equal(dispatch_until(s, 1), 1);
+    assert_int_equal(g.status, 0);
+    assert_int_equal(g.claim, CACHE_CLAIM_HELD);
+    fake.held = 0;
+
+    memset(&g, 0, sizeof(g));
+    fake.fail_next = true;
+    assert_non_null(store_claim(s, "fleet.example", "id9", 0, 5000, 5000, on_claim, &g));
+    assert_int_equal(dispatch_until(s, 1), 1);
+    assert_int_equal(g.status, MXTLS_EIO);
+    assert_string_equal(g.why, "fake: connection lost");
+
+    /* a cancelled claim waiting for its next turn is never called back */
+    memset(&g, 0, sizeof(g));
+    fake.held = 1000000;
+    struct store_read *r = store_claim(s, "fleet.example", "id9", 0, 5000, 5000, on_claim, &g);
+    assert_non_null(r);
+    usleep(250000);
+    store_read_cancel(r);
+    fake.held = 0;
+    assert_int_equal(dispatch_until(s, 1), 0);
+    assert_int_equal(g.calls, 0);
+
+    store_mark_failed(s, "fleet.example", "id9", 2, 6100, "TLS handshake failed");
+    for (int i = 0; i < 100 && fake.marks == 0; i++)
+        usleep(10000);
+    assert_int_equal(fake.marks, 1);
+    assert_string_equal(fake.marked, "fleet.example id9 2 6100 TLS handshake failed 300");
+    store_close(s);
+    assert_int_equal(fake.opened, 0);
 }
 
 /* ---- the sqlite table ---- */
@@ -376,8 +553,10 @@ int main(void)
     static struct unit_suite s;
     unit_one(&s, "registry: sqlite known, an unknown type refused naming the known ones",
              test_registry, NULL);
-    unit_one(&s, "registry: a new backend registers, opens; the store drives blocking ones",
-             test_register, NULL);
+    unit_one(&s, "registry: a new backend registers, opens; claim needs mark_failed", test_register,
+             NULL);
+    unit_one(&s, "store_claim: HELD asked again until HAVE; WON, FAILED, timeout, failure",
+             test_store_claim, NULL);
     unit_one(&s, "sqlite through the table: get, put, delete, walk; invalid row EINVAL",
              test_sqlite_table, NULL);
     unit_one(&s, "store_get: found, absent, invalid (counted), off the loop", test_store_reads,

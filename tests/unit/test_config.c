@@ -60,6 +60,8 @@ static long long get_int(const struct mxtls_config *c, const char *f)
         return c->cache.db;
     if (!strcmp(f, "cache.max_connections"))
         return c->cache.max_connections;
+    if (!strcmp(f, "cache.n_sentinels"))
+        return (long long)c->cache.n_sentinels;
     if (!strcmp(f, "cache.socket_timeout_ms"))
         return c->cache.socket_timeout_ms;
     if (!strcmp(f, "dz.strict_testing"))
@@ -136,6 +138,19 @@ static const char *get_str(const struct mxtls_config *c, const char *f, int *kno
         return c->cache.url;
     if (!strcmp(f, "cache.password"))
         return c->cache.password;
+    if (!strcmp(f, "cache.sentinel_master_name"))
+        return c->cache.sentinel_master_name;
+    if (!strcmp(f, "cache.sentinels")) {
+        /* the list joined with spaces, in order */
+        static char joined[1024];
+        size_t i, pos = 0;
+
+        joined[0] = '\0';
+        for (i = 0; i < c->cache.n_sentinels && pos < sizeof(joined); i++)
+            pos += (size_t)snprintf(joined + pos, sizeof(joined) - pos, "%s%s", i ? " " : "",
+                                    c->cache.sentinels[i]);
+        return c->cache.n_sentinels ? joined : NULL;
+    }
     if (!strcmp(f, "unbound_config"))
         return c->unbound_config;
     if (!strcmp(f, "trust_anchor_file"))
@@ -293,6 +308,9 @@ static const struct load_case load_cases[] = {
      NULL, 0, "cache.options: cache type redis needs options.url"},
     {"cache redis url scheme checked", "cache: {type: redis, options: {url: 'http://h'}}\n",
      MXTLS_EINVAL, NULL, 0, "cache.options.url: expected a redis://"},
+    {"cache redis rediss:// refused: no TLS, never in the clear instead",
+     "cache: {type: redis, options: {url: 'rediss://h:6380/0'}}\n", MXTLS_EINVAL, NULL, 0,
+     "cache.options.url: rediss:// (TLS to Redis) is not supported by mxtlsd"},
     {"cache redis option mxtlsd lacks is named",
      "cache:\n  type: redis\n  options:\n    url: redis://h\n    health_check_interval: 3\n",
      MXTLS_EINVAL, NULL, 0,
@@ -300,12 +318,174 @@ static const struct load_case load_cases[] = {
     {"cache postgres recognised and refused with one clear error",
      "cache:\n  type: postgres\n  options:\n    dsn: postgres://user@%2Frun%2Fpostgresql/user\n",
      MXTLS_EINVAL, NULL, 0,
-     "t.yml:2: cache.type: cache type postgres is not supported by mxtlsd; use sqlite, internal "
-     "or redis"},
-    {"cache redis_sentinel recognised and refused",
-     "cache:\n  options:\n    sentinel_master_name: m\n    sentinels:\n      - [s1, 26379]\n  "
-     "type: redis_sentinel\n",
-     MXTLS_EINVAL, NULL, 0, "t.yml:6: cache.type: cache type redis_sentinel is not supported"},
+     "t.yml:2: cache.type: cache type postgres is not supported by mxtlsd; use sqlite, internal, "
+     "redis or redis_sentinel"},
+
+    /* redis_sentinel (upstream 1.4): the redis backend, master found through Sentinel. */
+    {"cache redis_sentinel: upstream's example (type last, [host, port] pairs)",
+     "cache:\n  options:\n    sentinel_master_name: \"mymaster\"\n    sentinels:\n"
+     "      - [\"sentinel1\", 26379]\n      - [\"sentinel2\", 26379]\n"
+     "      - [\"sentinel3\", 26379]\n    password: \"StrongPassword\"\n"
+     "    max_connections: 25\n    socket_timeout: 1.0\n    socket_connect_timeout: 1.0\n"
+     "  type: redis_sentinel\n",
+     0, "cache.sentinels", 0, "sentinel1:26379 sentinel2:26379 sentinel3:26379"},
+    {"cache redis_sentinel is the redis backend",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: m}}\n",
+     0, "cache.type", R, NULL},
+    {"cache redis_sentinel master name stored",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: mymaster}}\n",
+     0, "cache.sentinel_master_name", 0, "mymaster"},
+    {"cache redis_sentinel without url: none (it is optional)",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: m}}\n",
+     0, "cache.url", 0, NULL},
+    {"cache redis_sentinel url kept for db and credentials",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: m, url: 'redis://:pw@x/2', db: 3}}\n",
+     0, "cache.url", 0, "redis://:pw@x/2"},
+    {"cache redis_sentinel db option",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: m, db: 3, username: u}}\n",
+     0, "cache.db", 3, NULL},
+    {"cache redis_sentinel socket_timeout",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 26379]], "
+     "sentinel_master_name: m, socket_timeout: 0.25}}\n",
+     0, "cache.socket_timeout_ms", 250, NULL},
+    {"cache redis_sentinel \"host:port\" strings, IPv4, IPv6 and names normalised",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels:\n"
+     "      - 10.0.0.1:26379\n      - \"[2001:DB8:0:0::1]:26380\"\n      - S2.Example.NET:1\n"
+     "      - [\"::1\", 65535]\n      - [\"[fe80::2]\", 26379]\n      - [127.0.0.1, 26379]\n",
+     0, "cache.sentinels", 0,
+     "10.0.0.1:26379 [2001:db8::1]:26380 s2.example.net:1 [::1]:65535 [fe80::2]:26379 "
+     "127.0.0.1:26379"},
+    {"cache redis_sentinel count",
+     "cache:\n  type: redis_sentinel\n  options:\n"
+     "    sentinel_master_name: m\n    sentinels: [a:1, b:2, [c, 3]]\n",
+     0, "cache.n_sentinels", 3, NULL},
+    {"cache redis_sentinel needs sentinels",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n", MXTLS_EINVAL,
+     NULL, 0,
+     "t.yml:2: cache.options: cache type redis_sentinel needs options.sentinels, a list of "
+     "[host, port]"},
+    {"cache redis_sentinel null sentinels is missing",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels:\n",
+     MXTLS_EINVAL, NULL, 0, "cache type redis_sentinel needs options.sentinels"},
+    {"cache redis_sentinel needs the master name",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinels:\n      - [s1, 26379]\n",
+     MXTLS_EINVAL, NULL, 0,
+     "t.yml:2: cache.options: cache type redis_sentinel needs options.sentinel_master_name"},
+    {"cache redis_sentinel empty master name",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], sentinel_master_name: ''}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.sentinel_master_name: empty string"},
+    {"cache redis_sentinel master name with a space",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinels: [[s1, 1]]\n"
+     "    sentinel_master_name: my master\n",
+     MXTLS_EINVAL, NULL, 0,
+     "t.yml:5: cache.options.sentinel_master_name: a Sentinel master name has no spaces"},
+    {"cache redis_sentinel master name with a tab",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], "
+     "sentinel_master_name: \"a\\tb\"}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.sentinel_master_name: control character 0x09"},
+    {"cache redis_sentinel master name over 256 octets",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], sentinel_master_name: "
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm}}\n",
+     MXTLS_ETOOLONG, NULL, 0, "cache.options.sentinel_master_name: longer than 256 octets"},
+    {"cache redis_sentinel port 0",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels:\n"
+     "      - [s1, 26379]\n      - [s2, 0]\n",
+     MXTLS_EINVAL, NULL, 0,
+     "t.yml:7: cache.options.sentinels[1]: port \"0\" is not a number in [1, 65535]"},
+    {"cache redis_sentinel port 65536",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, sentinels: [s1:65536]}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.sentinels[0]: port \"65536\" is not a number"},
+    {"cache redis_sentinel port quoted in the pair form",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [[s1, \"26379\"]]}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.sentinels[0]: expected a port number, got a quoted"},
+    {"cache redis_sentinel port missing in the string form",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, sentinels: [s1]}}\n",
+     MXTLS_EINVAL, NULL, 0,
+     "cache.options.sentinels[0]: expected \"host:port\" or [host, port], got \"s1\" (no port)"},
+    {"cache redis_sentinel bare IPv6 in the string form",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [\"::1:26379\"]}}\n",
+     MXTLS_EINVAL, NULL, 0, "an IPv6 address is written \"[addr]:port\""},
+    {"cache redis_sentinel bad IPv6",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [\"[fe80::1%eth0]:26379\"]}}\n",
+     MXTLS_EINVAL, NULL, 0, "host has a colon but is not an IPv6 address"},
+    {"cache redis_sentinel bad IPv4",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [[10.0.0.256, 1]]}}\n",
+     MXTLS_EINVAL, NULL, 0, "host is all digits and dots but not an IPv4 address"},
+    {"cache redis_sentinel host with a space",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [[\"a b\", 1]]}}\n",
+     MXTLS_EINVAL, NULL, 0, "host is not a DNS name, an IPv4 address or an IPv6 address"},
+    {"cache redis_sentinel pair of three",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [[s1, 1, 2]]}}\n",
+     MXTLS_EINVAL, NULL, 0, "expected [host, port], got a list of 3 items"},
+    {"cache redis_sentinel entry a mapping",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, "
+     "sentinels: [{host: s1, port: 1}]}}\n",
+     MXTLS_EINVAL, NULL, 0, "expected [host, port] or \"host:port\", got a mapping"},
+    {"cache redis_sentinel sentinels not a list",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, sentinels: s1:1}}\n",
+     MXTLS_EINVAL, NULL, 0,
+     "cache.options.sentinels: expected a list of sentinels ([host, port] or \"host:port\"), got "
+     "a plain scalar"},
+    {"cache redis_sentinel empty list",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels: []\n",
+     MXTLS_EINVAL, NULL, 0, "t.yml:5: cache.options.sentinels: empty list: name 1 to 16 sentinels"},
+    {"cache redis_sentinel 16 sentinels",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, sentinels: [a:1, a:2, a:3, "
+     "a:4, a:5, a:6, a:7, a:8, a:9, a:10, a:11, a:12, a:13, a:14, a:15, a:16]}}\n",
+     0, "cache.n_sentinels", 16, NULL},
+    {"cache redis_sentinel 17 sentinels refused",
+     "cache: {type: redis_sentinel, options: {sentinel_master_name: m, sentinels: [a:1, a:2, a:3, "
+     "a:4, a:5, a:6, a:7, a:8, a:9, a:10, a:11, a:12, a:13, a:14, a:15, a:16, a:17]}}\n",
+     MXTLS_ETOOLONG, NULL, 0, "cache.options.sentinels: 17 sentinels, at most 16"},
+    {"cache redis_sentinel the same sentinel twice",
+     "cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels:\n"
+     "      - S1:26379\n      - [s1, 26379]\n",
+     MXTLS_EINVAL, NULL, 0,
+     "t.yml:7: cache.options.sentinels[1]: sentinel s1:26379 listed twice (first at line 6)"},
+    {"cache redis_sentinel url scheme still checked",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], sentinel_master_name: m, "
+     "url: 'http://h'}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.url: expected a redis://"},
+    {"cache redis_sentinel unix:// url refused: the sentinels give the address",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], sentinel_master_name: m, "
+     "url: 'unix:///r.sock'}}\n",
+     MXTLS_EINVAL, NULL, 0, "cache.options.url: a unix:// URL with redis_sentinel"},
+    {"cache redis_sentinel unknown option named",
+     "cache: {type: redis_sentinel, options: {sentinels: [[s1, 1]], sentinel_master_name: m, "
+     "sentinel_kwargs: {}}}\n",
+     MXTLS_EINVAL, NULL, 0,
+     "cache.options.sentinel_kwargs: redis_sentinel option not supported by mxtlsd (it takes "
+     "sentinels, sentinel_master_name, url,"},
+    {"cache sentinels under type redis point to redis_sentinel",
+     "cache:\n  type: redis\n  options:\n    url: redis://h\n    sentinels: [[s1, 26379]]\n",
+     MXTLS_EINVAL, NULL, 0,
+     "t.yml:5: cache.options.sentinels: not an option of cache type redis: for a master found "
+     "through Sentinel use type redis_sentinel"},
+    {"cache sentinel_master_name under type redis points to redis_sentinel",
+     "cache: {type: redis, options: {url: 'redis://h', sentinel_master_name: m}}\n", MXTLS_EINVAL,
+     NULL, 0,
+     "cache.options.sentinel_master_name: not an option of cache type redis: for a master"},
+    {"cache sentinels under sqlite", "cache: {type: sqlite, options: {sentinels: [[s1, 1]]}}\n",
+     MXTLS_EINVAL, NULL, 0,
+     "cache.options.sentinels: not an option of cache type sqlite (it is for redis_sentinel)"},
+    {"cache url under sqlite names both redis types",
+     "cache: {type: sqlite, options: {url: 'redis://h'}}\n", MXTLS_EINVAL, NULL, 0,
+     "cache.options.url: not an option of cache type sqlite (it is for redis and redis_sentinel)"},
+    {"cache redis without sentinels: none", "cache: {type: redis, options: {url: 'redis://h'}}\n",
+     0, "cache.n_sentinels", 0, NULL},
     {"cache section without type: upstream's default internal",
      "cache:\n  options: {cache_size: 7}\n", 0, "cache.cache_size", 7, NULL},
     {"cache section empty: internal (upstream default)", "cache: {}\n", 0, "cache.type", I, NULL},
