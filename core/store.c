@@ -38,6 +38,7 @@
 struct store_op {
     struct store_op *next;
     bool delete;
+    int64_t expired_at;   /* delete only a row fetched no later (an expired copy); 0: any */
     int64_t since_ms;     /* when the domain's first unwritten change was queued */
     struct cache_entry e; /* delete: only e.domain */
 };
@@ -311,6 +312,20 @@ static void put_back(struct store *s, struct store_op *batch)
     }
 }
 
+/*
+ * newer_row - the row of op's domain was fetched after the copy that expired
+ * (op->expired_at): a daemon sharing the file stored a newer policy. Read
+ * inside the batch's transaction (SQLite: BEGIN IMMEDIATE holds the write
+ * lock), so no write comes between this read and the delete.
+ */
+static bool newer_row(struct store *s, const struct store_op *op, struct mxtls_diag *d)
+{
+    struct cache_entry row = {0};
+    bool newer = s->ops->get(s->db, op->e.domain, &row, d) == 0 && row.fetched_at > op->expired_at;
+    cache_entry_finish(&row);
+    return newer;
+}
+
 /* write_batch - one transaction; 0, or a negative code with diag (nothing committed) */
 static int write_batch(struct store *s, struct store_op *batch, struct mxtls_diag *d)
 {
@@ -322,6 +337,8 @@ static int write_batch(struct store *s, struct store_op *batch, struct mxtls_dia
         return err;
     for (struct store_op *op = batch; op != NULL; op = op->next) {
         struct mxtls_diag od = {0};
+        if (op->expired_at > 0 && newer_row(s, op, &od)) /* a conditional delete */
+            continue; /* another daemon sharing the file fetched it since: keep it */
         err = op->delete ? ops->del(s->db, op->e.domain, &od) : ops->put(s->db, &op->e, &od);
         if (err == MXTLS_EAGAIN || err == MXTLS_EIO || err == MXTLS_ENOMEM) {
             *d = od;
@@ -975,6 +992,7 @@ static void enqueue(struct store *s, struct store_op *op)
         cache_entry_finish(&old->e);
         old->e = op->e;
         old->delete = op->delete;
+        old->expired_at = op->expired_at;
         pthread_mutex_unlock(&s->lock);
         free(op);
         return;
@@ -1025,10 +1043,17 @@ void store_put(struct store *s, const struct cache_entry *e)
 /* store_delete - queue a removal */
 void store_delete(struct store *s, const char *domain)
 {
+    store_delete_expired(s, domain, 0);
+}
+
+/* store_delete_expired - queue a removal of a row fetched no later than fetched_at */
+void store_delete_expired(struct store *s, const char *domain, int64_t fetched_at)
+{
     struct store_op *op = calloc(1, sizeof(*op));
     if (op == NULL)
         return;
     op->delete = true;
+    op->expired_at = fetched_at;
     snprintf(op->e.domain, sizeof(op->e.domain), "%s", domain);
     enqueue(s, op);
 }

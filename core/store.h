@@ -194,6 +194,13 @@ void store_put(struct store *s, const struct cache_entry *e);
 void store_delete(struct store *s, const char *domain);
 
 /*
+ * store_delete_expired - queue the removal of domain's row only if it was
+ * fetched no later than fetched_at (the copy that expired here): a newer
+ * row, written meanwhile by another daemon sharing the file, is kept.
+ */
+void store_delete_expired(struct store *s, const char *domain, int64_t fetched_at);
+
+/*
  * store_watch - run by the event loop every second: the lag warning and its
  * recovery line. Returns STORE_WANT_REPERSIST when the file was recreated and
  * every cached policy must be queued again (sts_cache_persist_all), else 0.

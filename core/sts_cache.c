@@ -233,20 +233,30 @@ static void persist(struct sts_cache *c, const struct sts_entry *e)
     ce.failed_at = failed_at(e);
     ce.policy_text = text;
     ce.policy_len = strlen(text);
-    store_put(c->store, &ce);
+    /* The canonical form can outgrow a body under the cap (each short mx line
+     * gains its CRLF); every backend refuses such a record on read, so it is
+     * kept in memory only rather than written and counted invalid later. */
+    if (ce.policy_len > STS_POLICY_BODY_MAX)
+        log_msg(LOG_LEVEL_INFO,
+                "%s: MTA-STS policy kept in memory only: its canonical form (%zu octets) is "
+                "over the cache's %d-octet cap",
+                e->domain, ce.policy_len, STS_POLICY_BODY_MAX);
+    else
+        store_put(c->store, &ce);
     free(text);
 }
 
 /* drop_policy - forget an expired policy, in memory and on disk */
 static void drop_policy(struct sts_cache *c, struct sts_entry *e)
 {
+    int64_t fetched_at = e->policy->fetched_at;
     sts_policy_unref(e->policy);
     e->policy = NULL;
     /* A fleet's server expires the record itself (its TTL is the policy's
-     * max_age), and our copy may be older than one another daemon just
-     * wrote: deleting it here could remove the newer policy (issue 14). */
+     * max_age). A shared file: only our expired copy goes, not a newer row
+     * another daemon wrote meanwhile. */
     if (c->store != NULL && !store_fleet(c->store))
-        store_delete(c->store, e->domain);
+        store_delete_expired(c->store, e->domain, fetched_at);
 }
 
 /* entry_key - an entry's table key: its domain, kept in the entry (no second copy) */
@@ -380,11 +390,17 @@ void sts_cache_set_limit(struct sts_cache *c, size_t limit)
     c->limit = limit;
 }
 
+/* a row found expired at load: deleted after the walk unless rewritten since */
+struct expired_row {
+    char *domain;
+    int64_t fetched_at;
+};
+
 struct load_ctx {
     struct sts_cache *c;
     int64_t now;
     size_t loaded;
-    char **expired; /* deleted after the walk: the store is busy during it */
+    struct expired_row *expired; /* deleted after the walk: the store is busy during it */
     size_t n_expired;
 };
 
@@ -407,11 +423,12 @@ static int load_row(struct cache_entry *ce, void *arg)
     p->fetched_at = ce->fetched_at;
     if (expired(p, lc->now)) {
         sts_policy_unref(p);
-        char **list = realloc(lc->expired, (lc->n_expired + 1) * sizeof(*list));
+        struct expired_row *list = realloc(lc->expired, (lc->n_expired + 1) * sizeof(*list));
         if (list == NULL)
             return 0; /* stays on disk until it is replaced; expired rows are ignored */
         lc->expired = list;
-        if ((list[lc->n_expired] = strdup(ce->domain)) != NULL)
+        list[lc->n_expired].fetched_at = ce->fetched_at;
+        if ((list[lc->n_expired].domain = strdup(ce->domain)) != NULL)
             lc->n_expired++;
         return 0;
     }
@@ -439,9 +456,10 @@ int sts_cache_load(struct sts_cache *c, int64_t t, size_t *n_loaded, size_t *n_i
         return 0;
     int err = store_load(c->store, load_row, &lc, n_invalid, &d);
     for (size_t i = 0; i < lc.n_expired; i++) {
-        if (!store_fleet(c->store))                /* a fleet's server expires its records itself */
-            store_delete(c->store, lc.expired[i]); /* RFC 8461 §5.1: past max_age */
-        free(lc.expired[i]);
+        if (!store_fleet(c->store)) /* a fleet's server expires its records itself */
+            store_delete_expired(c->store, lc.expired[i].domain, /* RFC 8461 §5.1 */
+                                 lc.expired[i].fetched_at);
+        free(lc.expired[i].domain);
     }
     free(lc.expired);
     if (err < 0)

@@ -876,6 +876,48 @@ static void test_purge_store(void **state)
     rmdir(t.dir);
 }
 
+/*
+ * A shared file: our copy expires (RFC 8461 §5.1) while another daemon has
+ * written a newer row; dropping ours deletes only a row fetched no later
+ * than our copy, so the newer row stays, and the miss that follows reads it.
+ */
+static void test_expired_keeps_newer_row(void **state)
+{
+    (void)state;
+    struct shared_db t;
+    struct sts_cache *c = miss_cache(&t);
+    db_row(&t, "7", fake_time - 86300, fake_time - 10, policy_enforce); /* max_age 86400 */
+    struct got g = {0};
+    struct sts_wait *w = NULL;
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_string_equal(g.a.id, "7");
+    sts_answer_finish(&g.a);
+    /* another daemon's row, checked within cache_grace: read, no TXT check, no write here */
+    db_row(&t, "8", fake_time + 195, fake_time + 195, policy_testing);
+    fake_time += 200; /* our copy of id 7 is past its max_age */
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(sts_cache_query(c, D, 1000, &g.a, on_answer, &g, &w), 0);
+    assert_int_equal(db_dispatch(&t), 1);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(fake_asked(TXT, DNS_RR_TXT), 0);
+    assert_int_equal(g.a.state, DECIDE_STS_POLICY);
+    assert_string_equal(g.a.id, "8");
+    assert_int_equal(fake_n_fetches, 0);
+    sts_answer_finish(&g.a);
+    sts_cache_free(c);
+    store_close(t.store); /* writes the queued delete */
+    t.store = NULL;
+    assert_int_equal(db_rows(t.path), 1);
+    static const char *const sfx[] = {"", "-wal", "-shm", ".state", ".state.tmp"};
+    char p[160];
+    for (size_t i = 0; i < UNIT_LEN(sfx); i++) {
+        snprintf(p, sizeof(p), "%s%s", t.path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(t.dir);
+}
+
 int main(void)
 {
     static struct unit_suite s;
@@ -915,6 +957,8 @@ int main(void)
     unit_one(&s, "issue 16: purge during a refresh: its waiters are answered by a fresh fetch",
              test_purge_in_flight, NULL);
     unit_one(&s, "issue 16: purge deletes the store's row", test_purge_store, NULL);
+    unit_one(&s, "RFC 8461 §5.1: an expired copy is deleted, not a newer row of a shared file",
+             test_expired_keeps_newer_row, NULL);
     int rc = unit_run(&s, "sts_cache");
     fake_reset(NULL);
     return rc;
