@@ -525,6 +525,25 @@ static void store_status(struct sts_cache *c, const struct store_row *row)
 }
 
 /*
+ * row_policy - take the policy of a record the store read (a miss's row, a
+ * claim's HAVE) as a reference, or NULL when it is past max_age at t (RFC
+ * 8461 §5.1: absent) or out of memory.
+ */
+static struct sts_policy_ref *row_policy(struct store_row *row, int64_t t)
+{
+    row->have_policy = false; /* taken */
+    struct sts_policy_ref *p = policy_ref_make(row->e.id, &row->policy);
+    if (p != NULL) {
+        p->fetched_at = row->e.fetched_at;
+        if (expired(p, t)) {
+            sts_policy_unref(p);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
+/*
  * on_row - a miss's read from the store (store_get), back on the loop. A
  * valid, unexpired record is installed exactly as sts_cache_load installs a
  * row at startup (load_row), and the refresh then goes on as sts_cache_query
@@ -542,15 +561,7 @@ static void on_row(struct store_row *row, void *arg)
     int64_t t = now(c);
     r->read = NULL;
     if (row->status == 0 && e->policy == NULL) {
-        row->have_policy = false; /* taken */
-        struct sts_policy_ref *p = policy_ref_make(row->e.id, &row->policy);
-        if (p != NULL) {
-            p->fetched_at = row->e.fetched_at;
-            if (expired(p, t)) { /* RFC 8461 §5.1: past max_age, absent */
-                sts_policy_unref(p);
-                p = NULL;
-            }
-        }
+        struct sts_policy_ref *p = row_policy(row, t);
         if (p != NULL) {
             e->policy = p;
             e->checked_at = row->e.checked_at;
@@ -967,15 +978,7 @@ static void on_claim(struct store_row *row, void *arg)
     r->read = NULL;
     store_status(c, row);
     if (row->status == 0 && row->claim == CACHE_CLAIM_HAVE && row->have_policy) {
-        row->have_policy = false; /* taken */
-        struct sts_policy_ref *p = policy_ref_make(row->e.id, &row->policy);
-        if (p != NULL) {
-            p->fetched_at = row->e.fetched_at;
-            if (expired(p, t)) {
-                sts_policy_unref(p);
-                p = NULL;
-            }
-        }
+        struct sts_policy_ref *p = row_policy(row, t);
         if (p != NULL) {
             sts_policy_unref(e->policy);
             e->policy = p;

@@ -26,6 +26,30 @@ void cache_entry_finish(struct cache_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* cache_id_valid - RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT), within len octets */
+bool cache_id_valid(const char *id, size_t len)
+{
+    if (len < 1 || len > STS_RECORD_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/* cache_domain_normalize - a NUL-terminated domain argument, bounded, normalised into out */
+int cache_domain_normalize(const char *domain, char *out, struct mxtls_diag *diag)
+{
+    if (domain == NULL)
+        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no domain");
+    size_t len = strnlen(domain, DOMAIN_BUF_SIZE + 1);
+    if (len > DOMAIN_BUF_SIZE)
+        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0, "cache: domain too long");
+    return domain_normalize(domain, len, out, DOMAIN_BUF_SIZE, diag);
+}
+
 /* cache_backend_find - the table registered under name, or NULL */
 const struct cache_backend_ops *cache_backend_find(const char *name)
 {

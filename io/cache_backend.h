@@ -67,6 +67,13 @@ struct cache_entry {
 /* cache_entry_finish - free what e owns (policy_text) and leave it empty. */
 void cache_entry_finish(struct cache_entry *e);
 
+/* For backends checking what they store and read: */
+/* cache_id_valid - RFC 8461 §3.1 sts-id, 1*32(ALPHA / DIGIT), len octets */
+bool cache_id_valid(const char *id, size_t len);
+/* cache_domain_normalize - domain (NUL-terminated, bounded) normalised into
+ * out (DOMAIN_BUF_SIZE); 0, MXTLS_EINVAL or MXTLS_ETOOLONG with diag */
+int cache_domain_normalize(const char *domain, char *out, struct mxtls_diag *diag);
+
 /*
  * cache_backend_walk_fn - called by walk once per valid record. e is valid
  * only during the call; the callback may take e->policy_text (setting it to

@@ -183,19 +183,6 @@ struct cache_redis {
 
 /* ---- small parsers ---- */
 
-/* id_valid - RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT), within len octets */
-static bool id_valid(const char *id, size_t len)
-{
-    if (len < 1 || len > STS_RECORD_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
-            return false;
-    }
-    return true;
-}
-
 /* parse_dec - 1 to 16 decimal digits (no sign), at most max, into *v */
 static bool parse_dec(const char *s, size_t len, long long max, long long *v)
 {
@@ -924,19 +911,6 @@ static int other_error(struct cache_redis *c, redisReply *r, const char *doing,
 
 /* ---- records ---- */
 
-/* norm_domain - normalise a NUL-terminated domain argument into out */
-static int norm_domain(const char *domain, char *out, struct mxtls_diag *diag)
-{
-    size_t len;
-
-    if (domain == NULL)
-        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no domain");
-    len = strnlen(domain, DOMAIN_BUF_SIZE + 1);
-    if (len > DOMAIN_BUF_SIZE)
-        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0, "cache: domain too long");
-    return domain_normalize(domain, len, out, DOMAIN_BUF_SIZE, diag);
-}
-
 /* make_key - prefix + domain into key (KEY_MAX octets); its length */
 static size_t make_key(char *key, const char *prefix, const char *dom)
 {
@@ -971,7 +945,7 @@ int cache_redis_check_record(const char *server, const char *dom, const struct c
                               "another domain)",
                               server, dom);
     const struct cache_redis_str *id = &f[CACHE_REDIS_F_ID];
-    if (id->str == NULL || !id_valid(id->str, id->len))
+    if (id->str == NULL || !cache_id_valid(id->str, id->len))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
                               "redis %s: record for %s: invalid id (RFC 8461 §3.1)", server, dom);
     for (int i = 0; i < 3; i++) {
@@ -1083,7 +1057,7 @@ static int be_get(struct cache_backend *b, const char *domain, struct cache_entr
     if (out == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no output entry");
     memset(out, 0, sizeof(*out));
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     const char *args[2] = {key, policy_cap};
     size_t lens[2] = {make_key(key, KEY_POLICY, dom), sizeof(policy_cap) - 1};
@@ -1112,10 +1086,10 @@ static int be_put(struct cache_backend *b, const struct cache_entry *e, struct m
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no entry");
     if (memchr(e->domain, '\0', sizeof(e->domain)) == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: domain not NUL-terminated");
-    if ((rc = norm_domain(e->domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(e->domain, dom, diag)) != 0)
         return rc;
     idlen = strnlen(e->id, sizeof(e->id));
-    if (idlen == sizeof(e->id) || !id_valid(e->id, idlen))
+    if (idlen == sizeof(e->id) || !cache_id_valid(e->id, idlen))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
                               "%s: id is not 1 to 32 letters and digits (RFC 8461 §3.1)", dom);
     if (e->fetched_at < 0 || e->checked_at < 0 || e->failed_at < 0 ||
@@ -1169,7 +1143,7 @@ static int be_del(struct cache_backend *b, const char *domain, struct mxtls_diag
     redisReply *r;
     int rc;
 
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, make_key(key, KEY_POLICY, dom)};
@@ -1400,10 +1374,10 @@ static int be_claim(struct cache_backend *b, const char *domain, const char *id,
     if (out == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no claim output");
     memset(out, 0, sizeof(*out));
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     idlen = id != NULL ? strnlen(id, STS_RECORD_ID_MAX + 1) : 0;
-    if (id == NULL || !id_valid(id, idlen))
+    if (id == NULL || !cache_id_valid(id, idlen))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
                               "%s: id is not 1 to 32 letters and digits (RFC 8461 §3.1)", dom);
     olen = owner != NULL ? strnlen(owner, OWNER_MAX + 1) : 0;
@@ -1490,10 +1464,10 @@ static int be_mark_failed(struct cache_backend *b, const char *domain, const cha
     redisReply *r;
     int rc, n;
 
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     idlen = id != NULL ? strnlen(id, STS_RECORD_ID_MAX + 1) : 0;
-    if (id == NULL || !id_valid(id, idlen))
+    if (id == NULL || !cache_id_valid(id, idlen))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
                               "%s: id is not 1 to 32 letters and digits (RFC 8461 §3.1)", dom);
     if (failure < 0 || failure > FAILURE_MAX || at < 0 || at > CACHE_REDIS_TIME_MAX || hold_s == 0)

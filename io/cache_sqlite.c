@@ -105,35 +105,6 @@ static int db_fail(const struct cache_sqlite *c, int rc, const char *doing, stru
                           c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), os_cause(rc, sys));
 }
 
-/* id_valid - RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT), within len octets */
-static int id_valid(const char *id, size_t len)
-{
-    size_t i;
-
-    if (len < 1 || len > STS_RECORD_ID_MAX)
-        return 0;
-    for (i = 0; i < len; i++) {
-        char ch = id[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
-            return 0;
-    }
-    return 1;
-}
-
-/* norm_domain - normalise a NUL-terminated domain argument into out */
-static int norm_domain(const char *domain, char *out, struct mxtls_diag *diag)
-{
-    size_t len;
-
-    if (domain == NULL)
-        return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no domain");
-    len = strnlen(domain, DOMAIN_BUF_SIZE + 1);
-    if (len > DOMAIN_BUF_SIZE)
-        return mxtls_diag_set(diag, MXTLS_ETOOLONG, 0, "cache: domain too long");
-    return domain_normalize(domain, len, out, DOMAIN_BUF_SIZE, diag);
-}
-
 /* cache_sqlite_close - finalise statements and close; NULL is a no-op */
 void cache_sqlite_close(struct cache_sqlite *c)
 {
@@ -342,10 +313,10 @@ int cache_sqlite_put(struct cache_sqlite *c, const struct cache_entry *e, struct
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache or entry");
     if (memchr(e->domain, '\0', sizeof(e->domain)) == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: domain not NUL-terminated");
-    if ((rc = norm_domain(e->domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(e->domain, dom, diag)) != 0)
         return rc;
     idlen = strnlen(e->id, sizeof(e->id));
-    if (idlen == sizeof(e->id) || !id_valid(e->id, idlen))
+    if (idlen == sizeof(e->id) || !cache_id_valid(e->id, idlen))
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0,
                               "%s: id is not 1 to 32 letters and digits (RFC 8461 §3.1)", dom);
     if (e->fetched_at < 0 || e->checked_at < 0 || e->failed_at < 0)
@@ -393,7 +364,7 @@ static int load_row(const struct cache_sqlite *c, sqlite3_stmt *st, struct cache
     id =
         sqlite3_column_type(st, 1) == SQLITE_TEXT ? (const char *)sqlite3_column_text(st, 1) : NULL;
     idlen = id ? (size_t)sqlite3_column_bytes(st, 1) : 0;
-    if (id == NULL || !id_valid(id, idlen)) {
+    if (id == NULL || !cache_id_valid(id, idlen)) {
         rc = mxtls_diag_set(diag, MXTLS_ENOTFOUND, 0,
                             "%s: cache row for %s: invalid id (RFC 8461 §3.1)", c->path,
                             out->domain);
@@ -454,7 +425,7 @@ static int get_row(struct cache_sqlite *c, const char *domain, struct cache_entr
     memset(out, 0, sizeof(*out));
     if (c == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache");
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     sqlite3_reset(c->get);
     rc = sqlite3_bind_text(c->get, 1, dom, -1, SQLITE_TRANSIENT);
@@ -488,7 +459,7 @@ int cache_sqlite_delete(struct cache_sqlite *c, const char *domain, struct mxtls
 
     if (c == NULL)
         return mxtls_diag_set(diag, MXTLS_EINVAL, 0, "cache: no cache");
-    if ((rc = norm_domain(domain, dom, diag)) != 0)
+    if ((rc = cache_domain_normalize(domain, dom, diag)) != 0)
         return rc;
     sqlite3_reset(c->del);
     rc = sqlite3_bind_text(c->del, 1, dom, -1, SQLITE_TRANSIENT);

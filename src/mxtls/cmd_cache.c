@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "cmd.h"
 #include "config.h"
 #include "mxtls/domain.h"
@@ -83,30 +84,6 @@ void cmd_cache_usage(FILE *fp)
             CACHE_TIMEOUT_S);
 }
 
-/* parse_timeout - whole seconds 1..CACHE_TIMEOUT_MAX */
-static int parse_timeout(const char *s, unsigned *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > CACHE_TIMEOUT_MAX)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-/* valid_zone - a socketmap map name: printable ASCII, no space */
-static bool valid_zone(const char *z)
-{
-    size_t n = strlen(z);
-    if (n == 0 || n > SOCKETMAP_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (z[i] <= ' ' || z[i] > '~')
-            return false;
-    return true;
-}
-
 /* parse_options - 1 for --help, 0 to run, -1 on a usage error (message printed) */
 static int parse_options(int argc, char **argv, struct cache_options *o)
 {
@@ -135,7 +112,7 @@ static int parse_options(int argc, char **argv, struct cache_options *o)
             o->zone = optarg;
             break;
         case 't':
-            if (parse_timeout(optarg, &o->timeout_s) < 0) {
+            if (cli_parse_seconds(optarg, CACHE_TIMEOUT_MAX, &o->timeout_s) < 0) {
                 fprintf(stderr, "mxtls cache: --timeout '%s': whole seconds 1 to %d\n", optarg,
                         CACHE_TIMEOUT_MAX);
                 return -1;
@@ -169,7 +146,7 @@ static int parse_options(int argc, char **argv, struct cache_options *o)
         fprintf(stderr, "mxtls cache %s: unexpected argument '%s'\n", o->action, argv[optind]);
         return -1;
     }
-    if (!valid_zone(o->zone)) {
+    if (!cli_valid_zone(o->zone)) {
         fprintf(stderr, "mxtls cache: --zone '%s': a map name is 1 to %d printable characters\n",
                 o->zone, SOCKETMAP_NAME_MAX);
         return -1;

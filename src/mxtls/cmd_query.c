@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "cmd.h"
 #include "config.h"
 #include "explain.h"
@@ -105,30 +106,6 @@ void cmd_query_usage(FILE *fp)
             QUERY_TIMEOUT_S);
 }
 
-/* parse_timeout - whole seconds 1..QUERY_TIMEOUT_MAX */
-static int parse_timeout(const char *s, unsigned *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > QUERY_TIMEOUT_MAX)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-/* valid_zone - a socketmap map name: printable ASCII, no space (session.c splits at it) */
-static bool valid_zone(const char *z)
-{
-    size_t n = strlen(z);
-    if (n == 0 || n > SOCKETMAP_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (z[i] <= ' ' || z[i] > '~')
-            return false;
-    return true;
-}
-
 /* valid_key - a key Postfix could send: no control characters */
 static bool valid_key(const char *k)
 {
@@ -168,7 +145,7 @@ static int parse_options(int argc, char **argv, struct query_options *o)
             o->direct = true;
             break;
         case 't':
-            if (parse_timeout(optarg, &o->timeout_s) < 0) {
+            if (cli_parse_seconds(optarg, QUERY_TIMEOUT_MAX, &o->timeout_s) < 0) {
                 fprintf(stderr, "mxtls query: --timeout %s: expected whole seconds, 1 to %d\n",
                         optarg, QUERY_TIMEOUT_MAX);
                 return -1;
@@ -190,7 +167,7 @@ static int parse_options(int argc, char **argv, struct query_options *o)
         return -1;
     }
     o->nexthop = argv[optind];
-    if (!valid_zone(o->zone)) {
+    if (!cli_valid_zone(o->zone)) {
         fprintf(stderr,
                 "mxtls query: --zone '%s': a map name is 1 to %d printable characters, no spaces\n",
                 o->zone, SOCKETMAP_NAME_MAX);

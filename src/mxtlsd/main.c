@@ -603,9 +603,6 @@ static int start(struct daemon *dm)
     size_t loaded = 0, invalid = 0;
     if (pipeline_load(&dm->core, (int64_t)time(NULL), &loaded, &invalid) < 0)
         return EX_UNAVAILABLE;
-    /* The pidfile appears only now that the daemon answers. */
-    if (dm->opt.pidfile != NULL && pidfile_publish(&dm->pid, dm->opt.pidfile) < 0)
-        return EX_UNAVAILABLE;
     if (dm->cfg.path != NULL)
         log_msg(LOG_LEVEL_INFO, "mxtlsd %s listening on %s; cache %s, %zu policies loaded",
                 MXTLSD_VERSION, dm->cfg.path, config_cache_type_name(dm->cfg.cache.type), loaded);
@@ -613,6 +610,10 @@ static int start(struct daemon *dm)
         log_msg(LOG_LEVEL_INFO, "mxtlsd %s listening on %s:%u; cache %s, %zu policies loaded",
                 MXTLSD_VERSION, dm->cfg.host, (unsigned)dm->cfg.port,
                 config_cache_type_name(dm->cfg.cache.type), loaded);
+    /* The pidfile appears only now that the daemon answers, and after that
+     * line: whoever waits for the pidfile finds the start logged. */
+    if (dm->opt.pidfile != NULL && pidfile_publish(&dm->pid, dm->opt.pidfile) < 0)
+        return EX_UNAVAILABLE;
     return 0;
 }
 
